@@ -1,0 +1,1 @@
+//! llama.cpp runtime (placeholder until the runtime lands).

@@ -1,0 +1,81 @@
+//! The interface every per-sequence ban guard implements — the full automaton [`crate::Guard`]
+//! and the naive token-id baseline alike — so that a generation loop drives any of them the
+//! same way: `apply` before sampling, `advance` after, `rollback` when rewinding.
+
+use std::fmt;
+
+use crate::TokenId;
+
+/// What one call to [`LogitsGuard::apply`] did to the logits.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Applied {
+    /// Tokens set to `-inf` (hard ban).
+    pub forbidden: usize,
+    /// Tokens given a finite penalty (soft ban).
+    pub penalized: usize,
+    /// Probability mass (under softmax of the logits as they came in) moved away from the
+    /// edited tokens: 1 − Z_after / Z_before. Zero when nothing was edited.
+    pub removed_mass: f32,
+}
+
+/// A token that produced banned text was passed to [`LogitsGuard::advance`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The offending token.
+    pub token: TokenId,
+    /// Position (number of tokens advanced before it).
+    pub position: usize,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "token {} at position {} completes a banned match",
+            self.token, self.position
+        )
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// [`LogitsGuard::rollback`] was asked to go back further than its history holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollbackError {
+    /// Tokens asked for.
+    pub requested: usize,
+    /// Tokens the history could give back.
+    pub available: usize,
+}
+
+impl fmt::Display for RollbackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot roll back {} tokens: only {} are kept in the history (raise max_rollback)",
+            self.requested, self.available
+        )
+    }
+}
+
+impl std::error::Error for RollbackError {}
+
+/// A per-sequence guard that edits logits before sampling.
+pub trait LogitsGuard: Send {
+    /// Feeds the tail of the prompt (text, not tokens) so that a word straddling the
+    /// prompt/output boundary is seen. Matches that end inside the prompt are not violations.
+    fn prime(&mut self, text: &[u8]);
+
+    /// Edits `logits` (one per token id) for the next position.
+    fn apply(&mut self, logits: &mut [f32]) -> Applied;
+
+    /// Records the sampled token. A token that completes a banned match is reported as a
+    /// violation; the guard still advances past it so the caller can decide what to do.
+    fn advance(&mut self, token: TokenId) -> Result<(), Violation>;
+
+    /// Forgets the last `n` advanced tokens.
+    fn rollback(&mut self, n: usize) -> Result<(), RollbackError>;
+
+    /// Number of tokens advanced so far (after rollbacks).
+    fn position(&self) -> usize;
+}
