@@ -24,6 +24,7 @@ mod naive;
 pub mod text;
 mod trie;
 pub mod vocab;
+pub mod workload;
 
 pub use automaton::{Automaton, CompileOptions, State};
 pub use bitset::TokenSet;
