@@ -16,6 +16,6 @@ mod guard_api;
 pub mod vocab;
 
 pub use guard_api::{Applied, LogitsGuard, RollbackError, Violation};
-pub use vocab::{GgufMetadata, TokenId, VocabError, Vocabulary, VocabularyBuilder};
 #[cfg(feature = "tiktoken")]
 pub use vocab::TiktokenEncoding;
+pub use vocab::{GgufMetadata, TokenId, VocabError, Vocabulary, VocabularyBuilder};

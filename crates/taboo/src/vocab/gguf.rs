@@ -281,13 +281,13 @@ impl<R: Read> Reader<R> {
     }
 
     /// Reads a length that must fit in the rest of the input, `unit` bytes per counted item.
+    /// A failure is reported where the counted bytes would start.
     fn count(&mut self, unit: u64) -> Result<u64, Fail> {
-        let at = self.pos;
         let n = self.u64()?;
         match n.checked_mul(unit) {
             Some(bytes) if bytes <= self.left() => Ok(n),
             _ => Err(Fail::Truncated {
-                at,
+                at: self.pos,
                 needed: n.saturating_mul(unit),
                 left: self.left(),
             }),
@@ -468,7 +468,9 @@ fn parse(src: impl Read, len: u64, keep_tokens: bool) -> Result<Parsed, VocabErr
         return Err(VocabError::new(Kind::UnsupportedGgufVersion(version)));
     }
     parsed.meta.version = version;
-    parsed.meta.tensor_count = r.u64().map_err(|f| f.reading(|| "the tensor count".into()))?;
+    parsed.meta.tensor_count = r
+        .u64()
+        .map_err(|f| f.reading(|| "the tensor count".into()))?;
     let kv_count = r
         .u64()
         .map_err(|f| f.reading(|| "the key/value count".into()))?;
@@ -486,28 +488,28 @@ fn parse(src: impl Read, len: u64, keep_tokens: bool) -> Result<Parsed, VocabErr
             .map_err(|f| f.reading(|| format!("the type of key '{}'", key_text())))?;
         let value_context = || format!("the value of key '{}'", key_text());
         match wanted(&key) {
-            None => r
-                .skip_value(ty, 0)
-                .map_err(|f| f.reading(value_context))?,
-            Some(w) => read_wanted(&mut r, &mut parsed, w, ty, keep_tokens).map_err(|e| match e {
-                KeepError::Fail(f) => f.reading(value_context),
-                KeepError::Type(expected) => VocabError::new(Kind::WrongType {
-                    key: key_text(),
-                    at: type_at,
-                    found: format!("a value of type {}", type_name(ty)),
-                    expected,
-                }),
-                KeepError::Duplicate => VocabError::new(Kind::DuplicateKey {
-                    key: key_text(),
-                    at: type_at,
-                }),
-                KeepError::Value(found, expected) => VocabError::new(Kind::WrongType {
-                    key: key_text(),
-                    at: type_at,
-                    found,
-                    expected,
-                }),
-            })?,
+            None => r.skip_value(ty, 0).map_err(|f| f.reading(value_context))?,
+            Some(w) => {
+                read_wanted(&mut r, &mut parsed, w, ty, keep_tokens).map_err(|e| match e {
+                    KeepError::Fail(f) => f.reading(value_context),
+                    KeepError::Type(expected) => VocabError::new(Kind::WrongType {
+                        key: key_text(),
+                        at: type_at,
+                        found: format!("a value of type {}", type_name(ty)),
+                        expected,
+                    }),
+                    KeepError::Duplicate => VocabError::new(Kind::DuplicateKey {
+                        key: key_text(),
+                        at: type_at,
+                    }),
+                    KeepError::Value(found, expected) => VocabError::new(Kind::WrongType {
+                        key: key_text(),
+                        at: type_at,
+                        found,
+                        expected,
+                    }),
+                })?
+            }
         }
     }
     Ok(parsed)
@@ -596,9 +598,13 @@ fn read_wanted<R: Read>(
             }
             // Each string takes at least its 8-byte length, which bounds the count by the input.
             let n = r.count(8)?;
-            let n = usize::try_from(n).ok().filter(|&n| n <= TokenId::MAX as usize).ok_or(
-                KeepError::Value(format!("{n} tokens"), "at most 2^32 tokens"),
-            )?;
+            let n = usize::try_from(n)
+                .ok()
+                .filter(|&n| n <= TokenId::MAX as usize)
+                .ok_or(KeepError::Value(
+                    format!("{n} tokens"),
+                    "at most 2^32 tokens",
+                ))?;
             meta.token_count = n;
             if !keep_tokens {
                 for _ in 0..n {

@@ -61,6 +61,15 @@ pub(crate) fn from_json(json: &str) -> Result<Vocabulary, VocabError> {
         None => "unknown".to_owned(),
     };
 
+    let is_bpe = match model_type.as_str() {
+        "BPE" => true,
+        "Unigram" => false,
+        other => {
+            return Err(VocabError::unsupported(format!(
+                "unsupported tokenizer.json model type '{other}' (supported: BPE, Unigram)"
+            )))
+        }
+    };
     let spelling = spelling(&root, model)?;
     let mut entries: BTreeMap<u64, Entry> = BTreeMap::new();
     let piece_bytes = |piece: &str| -> Entry {
@@ -84,55 +93,49 @@ pub(crate) fn from_json(json: &str) -> Result<Vocabulary, VocabError> {
         Entry::Text(out)
     };
 
-    match model_type.as_str() {
-        "BPE" => {
-            let map = vocab.and_then(Value::as_object).ok_or_else(|| {
-                VocabError::unsupported("BPE model: \"vocab\" is not an object of piece → id")
-            })?;
-            for (piece, id) in map {
-                let id = token_id(id, piece)?;
-                let entry = piece_bytes(piece);
-                if entries.insert(id, entry).is_some() {
-                    return Err(VocabError::token(id, "two vocabulary pieces share this id"));
-                }
-            }
-            // BPE names its unknown token by text.
-            if let Some(unk) = model.get("unk_token").and_then(Value::as_str) {
-                if let Some(id) = map.get(unk).and_then(Value::as_u64) {
-                    entries.insert(id, Entry::Special(unk.to_owned()));
-                }
+    if is_bpe {
+        let map = vocab.and_then(Value::as_object).ok_or_else(|| {
+            VocabError::unsupported("BPE model: \"vocab\" is not an object of piece → id")
+        })?;
+        for (piece, id) in map {
+            let id = token_id(id, piece)?;
+            let entry = piece_bytes(piece);
+            if entries.insert(id, entry).is_some() {
+                return Err(VocabError::token(id, "two vocabulary pieces share this id"));
             }
         }
-        "Unigram" => {
-            let list = vocab.and_then(Value::as_array).ok_or_else(|| {
-                VocabError::unsupported("Unigram model: \"vocab\" is not a list of [piece, score]")
-            })?;
-            if list.len() as u64 > MAX_TOKEN_ID {
-                return Err(VocabError::unsupported(format!(
-                    "Unigram model: {} pieces is more than the {MAX_TOKEN_ID} supported",
-                    list.len()
-                )));
-            }
-            for (id, item) in list.iter().enumerate() {
-                let id = id as u64;
-                let piece = item
-                    .get(0)
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| VocabError::token(id, "vocab entry is not [piece, score]"))?;
-                entries.insert(id, piece_bytes(piece));
-            }
-            // Unigram names its unknown token by id.
-            if let Some(id) = model.get("unk_id").and_then(Value::as_u64) {
-                if let Some(Entry::Text(bytes)) = entries.get(&id) {
-                    let name = String::from_utf8_lossy(bytes).into_owned();
-                    entries.insert(id, Entry::Special(name));
-                }
+        // BPE names its unknown token by text.
+        if let Some(unk) = model.get("unk_token").and_then(Value::as_str) {
+            if let Some(id) = map.get(unk).and_then(Value::as_u64) {
+                entries.insert(id, Entry::Special(unk.to_owned()));
             }
         }
-        other => {
+    } else {
+        let list = vocab.and_then(Value::as_array).ok_or_else(|| {
+            VocabError::unsupported("Unigram model: \"vocab\" is not a list of [piece, score]")
+        })?;
+        if list.len() as u64 > MAX_TOKEN_ID {
             return Err(VocabError::unsupported(format!(
-                "unsupported tokenizer.json model type '{other}' (supported: BPE, Unigram)"
-            )))
+                "Unigram model: {} pieces is more than the {MAX_TOKEN_ID} supported",
+                list.len()
+            )));
+        }
+        for (id, item) in list.iter().enumerate() {
+            let id = id as u64;
+            let piece = item
+                .get(0)
+                .and_then(Value::as_str)
+                .ok_or_else(|| VocabError::token(id, "vocab entry is not [piece, score]"))?;
+            entries.insert(id, piece_bytes(piece));
+        }
+        // Unigram names its unknown token by id.
+        if let Some(id) = model.get("unk_id").and_then(Value::as_u64) {
+            let piece = usize::try_from(id)
+                .ok()
+                .and_then(|i| list.get(i)?.get(0)?.as_str());
+            if let Some(piece) = piece {
+                entries.insert(id, Entry::Special(piece.to_owned()));
+            }
         }
     }
 
@@ -206,7 +209,9 @@ fn token_id(value: &Value, piece: &str) -> Result<u64, VocabError> {
 /// back into text.
 fn spelling(root: &Value, model: &Value) -> Result<Spelling, VocabError> {
     let byte_fallback = model.get("byte_fallback").and_then(Value::as_bool) == Some(true)
-        || has_step(root.get("decoder"), &|s| step_type(s) == Some("ByteFallback"));
+        || has_step(root.get("decoder"), &|s| {
+            step_type(s) == Some("ByteFallback")
+        });
     let metaspace = Spelling::Metaspace { byte_fallback };
     for part in ["decoder", "pre_tokenizer", "normalizer"] {
         let part = root.get(part);
