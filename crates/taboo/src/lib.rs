@@ -36,4 +36,6 @@ pub use guard::{Guard, GuardConfig, Mode};
 pub use logits::softmax;
 pub use naive::NaiveGuard;
 pub use guard_api::{Applied, LogitsGuard, RollbackError, Violation};
-pub use vocab::{TokenId, Vocabulary, VocabularyBuilder};
+#[cfg(feature = "tiktoken")]
+pub use vocab::TiktokenEncoding;
+pub use vocab::{GgufMetadata, TokenId, VocabError, Vocabulary, VocabularyBuilder};
