@@ -19,7 +19,7 @@ pub(crate) struct Edit<'a> {
 impl<'a> Edit<'a> {
     pub(crate) fn new(logits: &'a mut [f32], measure: bool) -> Edit<'a> {
         let norm = measure.then(|| {
-            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let max = max_logit(logits);
             let z = if max.is_finite() {
                 sum_exp(logits, max)
             } else {
@@ -90,14 +90,39 @@ fn exp_nonpositive(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
     let x = x.max(-87.0);
-    let k = (x * LOG2E).round();
+    // Round to nearest with the 1.5·2^23 trick: adding it leaves the integer in the low
+    // mantissa bits. Plain float and integer ops only, so the loop vectorises (`round` and
+    // saturating `as` casts did not).
+    const SHIFTER: f32 = 12_582_912.0;
+    let shifted = x * LOG2E + SHIFTER;
+    let k = shifted - SHIFTER;
+    let ki = shifted.to_bits() as i32 - SHIFTER.to_bits() as i32;
     let r = (x - k * LN2_HI) - k * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let scale = f32::from_bits((((k as i32) + 127) as u32) << 23);
+    let scale = f32::from_bits(((ki + 127) as u32) << 23);
     p * scale
+}
+
+/// The largest logit, in eight independent lanes so that the loop vectorises (a single
+/// running maximum is a serial dependency the compiler may not reorder). NaN is ignored.
+fn max_logit(logits: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let mut lanes = logits.chunks_exact(8);
+    for c in &mut lanes {
+        for j in 0..8 {
+            acc[j] = if c[j] > acc[j] { c[j] } else { acc[j] };
+        }
+    }
+    let mut max = f32::NEG_INFINITY;
+    for &l in acc.iter().chain(lanes.remainder()) {
+        if l > max {
+            max = l;
+        }
+    }
+    max
 }
 
 /// `Σ exp(l − max)` over the logits (`-inf` logits contribute 0).
