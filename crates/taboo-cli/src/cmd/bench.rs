@@ -10,19 +10,123 @@
 //!   `guard_mass_us_per_token_median` adds the removed-mass measurement (a softmax pass);
 //! - `memory_mb`: the mask table (trie, cached masks, automaton) after the replay.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 use taboo::workload::{dictionary_words, Language, REPLAY_TEXT};
 use taboo::{
-    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, TokenId,
-    Vocabulary,
+    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable,
+    TiktokenEncoding, TokenId, Vocabulary,
 };
 
-/// One list's measurements.
-pub struct ListReport {
-    pub value: Value,
+use crate::CliResult;
+
+/// Measure the core engine: compile time, new-state mask time, guard overhead, memory.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    taboo bench                                  # o200k, 1k and 10k words, en/ru/mixed\n  \
+    taboo bench --vocab cl100k --words 100,1000\n  \
+    taboo bench --languages ru | jq .lists[0]\n\n\
+    Prints one JSON line on stdout and a table on stderr. Word lists are spread evenly over\n\
+    /usr/share/dict/words and /usr/share/hunspell/ru_RU.dic (apt-get install wamerican hunspell-ru).\n\
+    The replayed text is testdata/replay.txt (English, then Russian).")]
+pub struct Args {
+    /// The tiktoken vocabulary to measure on: r50k, cl100k or o200k.
+    #[arg(long, value_name = "NAME", default_value = "o200k", value_parser = parse_vocab)]
+    vocab: TiktokenEncoding,
+    /// Ban-list sizes, comma-separated.
+    #[arg(long, value_name = "N,N,…", value_delimiter = ',', default_values_t = [1000, 10000])]
+    words: Vec<usize>,
+    /// Languages of the word lists, comma-separated: en, ru, mixed.
+    #[arg(long, value_name = "L,L,…", value_delimiter = ',', default_values_t = ["en".to_string(), "ru".to_string(), "mixed".to_string()])]
+    languages: Vec<String>,
+}
+
+fn parse_vocab(name: &str) -> Result<TiktokenEncoding, String> {
+    let full = if name.ends_with("_base") {
+        name.to_string()
+    } else {
+        format!("{name}_base")
+    };
+    TiktokenEncoding::from_name(&full)
+        .ok_or_else(|| format!("unknown vocabulary {name:?}; use r50k, cl100k or o200k"))
+}
+
+fn parse_language(name: &str) -> Result<Language, String> {
+    match name {
+        "en" => Ok(Language::English),
+        "ru" => Ok(Language::Russian),
+        "mixed" => Ok(Language::Mixed),
+        other => Err(format!("unknown language {other:?}; use en, ru or mixed")),
+    }
+}
+
+/// Runs `taboo bench`.
+pub fn run(args: Args) -> CliResult {
+    let languages = args
+        .languages
+        .iter()
+        .map(|l| parse_language(l))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.words.iter().any(|&n| n == 0) {
+        return Err("--words: list sizes must be at least 1".into());
+    }
+    let vocab = Arc::new(Vocabulary::tiktoken(args.vocab)?);
+    let tokens = replay_tokens(args.vocab)?;
+    eprintln!(
+        "{:<7} {:>6} {:>10} {:>14} {:>16} {:>10}",
+        "list", "words", "compile ms", "new state µs", "guard µs/token", "memory MB"
+    );
+    let mut lists = Vec::new();
+    for &language in &languages {
+        for &n in &args.words {
+            let r = measure_list(&vocab, &tokens, language, n)?;
+            eprintln!(
+                "{:<7} {:>6} {:>10} {:>14} {:>16} {:>10}",
+                language.name(),
+                n,
+                r["compile_ms"],
+                r["new_state_us_median"],
+                r["guard_us_per_token_median"],
+                r["memory_mb"]
+            );
+            lists.push(r);
+        }
+    }
+    let report = json!({
+        "vocab": args.vocab.name(),
+        "vocab_tokens": vocab.len(),
+        "replay_tokens": tokens.len(),
+        "peak_rss_mb": peak_rss_mb(),
+        "lists": lists,
+    });
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The replay text in the chosen encoding.
+fn replay_tokens(encoding: TiktokenEncoding) -> CliResult<Vec<TokenId>> {
+    let bpe = match encoding {
+        TiktokenEncoding::R50kBase => tiktoken_rs::r50k_base(),
+        TiktokenEncoding::Cl100kBase => tiktoken_rs::cl100k_base(),
+        _ => tiktoken_rs::o200k_base(),
+    }
+    .map_err(|e| format!("cannot load the {} encoder: {e}", encoding.name()))?;
+    Ok(bpe
+        .encode_ordinary(REPLAY_TEXT)
+        .into_iter()
+        .map(|t| t as TokenId)
+        .collect())
+}
+
+/// Peak resident memory of this process (Linux), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(round(kb / 1024.0))
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -38,12 +142,12 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 /// Measures one ban list against `vocab`, replaying `tokens`.
-pub fn measure_list(
+fn measure_list(
     vocab: &Arc<Vocabulary>,
     tokens: &[TokenId],
     language: Language,
     size: usize,
-) -> Result<Value, Box<dyn std::error::Error>> {
+) -> CliResult<Value> {
     let words = dictionary_words(language, size)?;
     let list = BanList::from_words(&words, EntryOptions::default())?;
     let t = Instant::now();
@@ -69,8 +173,8 @@ pub fn measure_list(
             states.push(state.clone());
         }
     }
-    states.sort_by_key(|s| format!("{s:?}"));
-    states.dedup();
+    let mut seen = std::collections::HashSet::new();
+    states.retain(|s| seen.insert(s.clone()));
     let mut new_state_us = Vec::with_capacity(states.len());
     for s in &states {
         table.compute(s); // warm the constant part of this normaliser state
