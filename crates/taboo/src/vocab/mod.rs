@@ -109,7 +109,11 @@ impl Vocabulary {
     pub fn memory_usage(&self) -> usize {
         self.arena.capacity()
             + self.offsets.capacity() * 4
-            + self.special.values().map(|s| s.capacity() + 16).sum::<usize>()
+            + self
+                .special
+                .values()
+                .map(|s| s.capacity() + 16)
+                .sum::<usize>()
             + self.eog.capacity() * 4
     }
 }

@@ -1,0 +1,149 @@
+//! The ban flags (`--ban`, `--ban-file`, `--mode` …) and the one place where they become a
+//! guard from the core crate, so that every subcommand bans words the same way.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use taboo::{LogitsGuard, TokenId, Vocabulary};
+use taboo_llm::Engine;
+
+use crate::CliResult;
+
+/// How banned words are kept out of the output.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Banned continuations get probability 0, in every tokenization and letter case.
+    Hard,
+    /// Tokens that would complete a banned word get a finite logit penalty (`--penalty`).
+    Soft,
+    /// Baseline: ban the last token of the word's own tokenizations, as Hugging Face
+    /// `bad_words_ids` does. Leaks through other tokenizations.
+    Naive,
+    /// No ban at all (for comparison).
+    Off,
+}
+
+/// Which words to ban and how.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BanArgs {
+    /// A word or phrase to ban; repeat for more.
+    #[arg(long = "ban", value_name = "WORD")]
+    pub ban: Vec<String>,
+    /// A file of banned entries, one per line (blank lines and lines starting with # are
+    /// skipped).
+    #[arg(long, value_name = "FILE")]
+    pub ban_file: Option<PathBuf>,
+    /// How the ban is enforced.
+    #[arg(long, value_enum, default_value_t = Mode::Hard)]
+    pub mode: Mode,
+    /// Logit penalty of soft mode.
+    #[arg(long, value_name = "X", default_value_t = 10.0)]
+    pub penalty: f32,
+    /// Ban only the exact letter case given (default: every case).
+    #[arg(long)]
+    pub case_sensitive: bool,
+    /// Ban the text anywhere, also inside longer words (default: whole words only, so
+    /// banning "cat" keeps "category").
+    #[arg(long)]
+    pub substring: bool,
+    /// Treat each --ban as a regular expression.
+    #[arg(long)]
+    pub regex: bool,
+}
+
+impl BanArgs {
+    /// Every banned entry: `--ban` values and the lines of `--ban-file`.
+    pub fn entries(&self) -> CliResult<Vec<String>> {
+        let mut out = self.ban.clone();
+        if let Some(path) = &self.ban_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read ban file {}: {e}", path.display()))?;
+            out.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Builds the guard for `engine`'s vocabulary, or `None` when nothing is banned.
+    pub fn guard(&self, engine: &dyn Engine) -> CliResult<Option<Box<dyn LogitsGuard>>> {
+        let entries = self.entries()?;
+        if entries.is_empty() || self.mode == Mode::Off {
+            return Ok(None);
+        }
+        let vocab = Arc::new(taboo_llm::vocabulary_from_engine(engine));
+        build(self, &entries, engine, vocab)
+    }
+}
+
+/// The spellings the naive baseline bans: the word as given, lower-case, Capitalised and
+/// UPPER-case, each with and without a leading space, tokenized by the model's own tokenizer.
+pub fn naive_sequences(engine: &dyn Engine, words: &[String]) -> Vec<Vec<TokenId>> {
+    let mut seqs: Vec<Vec<TokenId>> = Vec::new();
+    for word in words {
+        let lower = word.to_lowercase();
+        let mut capital: String = lower.chars().take(1).flat_map(char::to_uppercase).collect();
+        capital.extend(lower.chars().skip(1));
+        for form in [word.clone(), lower.clone(), capital, word.to_uppercase()] {
+            for text in [form.clone(), format!(" {form}")] {
+                let ids = engine.tokenize(&text, false);
+                if !ids.is_empty() && !seqs.contains(&ids) {
+                    seqs.push(ids);
+                }
+            }
+        }
+    }
+    seqs
+}
+
+#[cfg(feature = "guard")]
+fn build(
+    args: &BanArgs,
+    entries: &[String],
+    engine: &dyn Engine,
+    vocab: Arc<Vocabulary>,
+) -> CliResult<Option<Box<dyn LogitsGuard>>> {
+    use taboo::{Automaton, BanList, EntryOptions, Guard, GuardConfig, MaskTable, NaiveGuard};
+    if args.mode == Mode::Naive {
+        let seqs = naive_sequences(engine, entries);
+        return Ok(Some(Box::new(NaiveGuard::new(vocab, seqs))));
+    }
+    let options = || EntryOptions {
+        regex: args.regex,
+        case_sensitive: args.case_sensitive,
+        whole_word: !args.substring,
+    };
+    let mut list = BanList::new();
+    for entry in entries {
+        list.add(entry, options())
+            .map_err(|e| format!("cannot ban {entry:?}: {e}"))?;
+    }
+    let automaton = Arc::new(Automaton::compile(&list)?);
+    let table = Arc::new(MaskTable::new(automaton, vocab));
+    let mode = match args.mode {
+        Mode::Soft => taboo::Mode::Soft {
+            penalty: args.penalty,
+            partial_penalty: 0.0,
+        },
+        _ => taboo::Mode::Hard,
+    };
+    let config = GuardConfig {
+        mode,
+        ..GuardConfig::default()
+    };
+    Ok(Some(Box::new(Guard::new(table, config))))
+}
+
+/// Until the core ban engine is merged, only `--mode off` works.
+#[cfg(not(feature = "guard"))]
+fn build(
+    _args: &BanArgs,
+    _entries: &[String],
+    _engine: &dyn Engine,
+    _vocab: Arc<Vocabulary>,
+) -> CliResult<Option<Box<dyn LogitsGuard>>> {
+    Err("this build has no ban engine yet (the core Guard is not merged); use --mode off".into())
+}

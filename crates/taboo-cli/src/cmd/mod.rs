@@ -1,0 +1,43 @@
+//! The subcommands. To add one: a file here with an `Args` struct (clap derive, `after_help`
+//! with examples) and a `run(Args) -> CliResult`, then one variant in [`Command`] and one arm
+//! in [`Command::run`].
+
+pub mod generate;
+
+use clap::{Parser, Subcommand};
+
+use crate::CliResult;
+
+/// taboo: make a language model unable to write the words you ban.
+#[derive(Parser, Debug)]
+#[command(
+    name = "taboo",
+    version,
+    about,
+    after_help = "Examples:\n  \
+        scripts/fetch-models.sh                       # fetch the default model once\n  \
+        taboo generate 'What animal says meow?'\n  \
+        taboo generate --ban cat 'What animal says meow?'\n  \
+        taboo generate --help"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// One variant per subcommand.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Generate text with a model, with banned words masked out of its logits.
+    Generate(generate::Args),
+}
+
+impl Command {
+    /// Runs the subcommand.
+    pub fn run(self) -> CliResult {
+        match self {
+            Command::Generate(args) => generate::run(args),
+        }
+    }
+}
