@@ -12,8 +12,27 @@
 //! The crate knows nothing about models: logits are `&mut [f32]`, tokens are `u32`,
 //! vocabularies are byte strings.
 
+mod automaton;
+mod banlist;
+mod bitset;
+mod error;
+mod guard;
 mod guard_api;
+mod logits;
+mod mask;
+mod naive;
+pub mod text;
+mod trie;
 pub mod vocab;
 
+pub use automaton::{Automaton, CompileOptions, State};
+pub use bitset::TokenSet;
+pub use mask::{MaskStats, MaskTable, Masks, DEFAULT_CACHE_BUDGET};
+pub use trie::TokenTrie;
+pub use banlist::{BanEntry, BanList, EntryOptions};
+pub use error::{BanError, BanErrorKind};
+pub use guard::{Guard, GuardConfig, Mode};
+pub use logits::softmax;
+pub use naive::NaiveGuard;
 pub use guard_api::{Applied, LogitsGuard, RollbackError, Violation};
 pub use vocab::{TokenId, Vocabulary, VocabularyBuilder};

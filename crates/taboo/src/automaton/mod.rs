@@ -1,0 +1,380 @@
+//! The compiled form of a ban list: a byte automaton over raw text, steppable from any state.
+//!
+//! Raw bytes go through the normaliser ([`crate::text`]) and the normalised bytes drive one or
+//! more *lanes*. A lane is an anchored engine — the literal trie for plain words, a dense DFA
+//! for regexes — plus whether it folds case. "Search anywhere" is done by the caller of the
+//! engine: a [`State`] holds, per lane, the set of live anchored *threads* (one per position
+//! where a partial match began and has not died), and a fresh thread starts at every byte.
+//!
+//! Keeping threads explicit instead of compiling an unanchored DFA is what makes masks cheap:
+//! an unanchored automaton never dies, so a walk over the token trie could never prune, while
+//! the threads of a state die within a few bytes (see DESIGN.md §3 and [`crate::MaskTable`]).
+
+mod literal;
+mod regex;
+
+use std::fmt;
+
+use literal::LiteralEngine;
+use regex::RegexEngine;
+
+use crate::banlist::{entry::parse_regex, BanList};
+use crate::error::BanError;
+use crate::text::{normalize, Emission, NormState, MARK};
+
+/// Every engine's start state.
+pub(crate) const START: u32 = 0;
+/// Every engine's dead state.
+pub(crate) const DEAD: u32 = u32::MAX;
+
+/// One anchored engine.
+#[derive(Clone, Debug)]
+pub(crate) enum Engine {
+    Literal(LiteralEngine),
+    Regex(RegexEngine),
+}
+
+impl Engine {
+    #[inline]
+    fn next(&self, s: u32, b: u8) -> u32 {
+        match self {
+            Engine::Literal(e) => e.next(s, b),
+            Engine::Regex(e) => e.next(s, b),
+        }
+    }
+
+    #[inline]
+    fn is_match(&self, s: u32) -> bool {
+        match self {
+            Engine::Literal(e) => e.is_match(s),
+            Engine::Regex(e) => e.is_match(s),
+        }
+    }
+
+    fn memory_usage(&self) -> usize {
+        match self {
+            Engine::Literal(e) => e.memory_usage(),
+            Engine::Regex(e) => e.memory_usage(),
+        }
+    }
+
+    fn state_count(&self) -> usize {
+        match self {
+            Engine::Literal(e) => e.state_count(),
+            Engine::Regex(e) => e.state_count(),
+        }
+    }
+}
+
+/// An engine and the normalisation its patterns were written in.
+#[derive(Clone, Debug)]
+pub(crate) struct Lane {
+    pub(crate) fold: bool,
+    pub(crate) engine: Engine,
+    /// The state of a thread that has read only a boundary mark: such a thread has not
+    /// begun a word yet, so it does not count as an open partial match.
+    after_mark: u32,
+}
+
+impl Lane {
+    fn new(fold: bool, engine: Engine) -> Lane {
+        let after_mark = engine.next(START, MARK);
+        Lane {
+            fold,
+            engine,
+            after_mark,
+        }
+    }
+
+    /// Steps a thread set through normalised bytes. With `inject`, a fresh thread starts
+    /// before every byte. Returns true if any thread reached a match.
+    #[inline]
+    pub(crate) fn step(
+        &self,
+        threads: &mut Vec<u32>,
+        bytes: &[u8],
+        inject: bool,
+        scratch: &mut Vec<u32>,
+    ) -> bool {
+        let mut matched = false;
+        for &b in bytes {
+            scratch.clear();
+            if inject {
+                threads.push(START);
+            }
+            for &s in threads.iter() {
+                let n = self.engine.next(s, b);
+                if n != DEAD {
+                    matched |= self.engine.is_match(n);
+                    scratch.push(n);
+                }
+            }
+            scratch.sort_unstable();
+            scratch.dedup();
+            std::mem::swap(threads, scratch);
+        }
+        matched
+    }
+
+    /// True if some thread has read more than a boundary mark.
+    #[inline]
+    pub(crate) fn is_open(&self, threads: &[u32]) -> bool {
+        threads.iter().any(|&s| s != START && s != self.after_mark)
+    }
+}
+
+/// How to compile; the defaults are what a user wants, the switches exist for testing.
+#[derive(Clone, Copy, Debug)]
+pub struct CompileOptions {
+    /// Compile plain words into the literal trie (fast to build). When off, every entry goes
+    /// through the regex DFA; masks are identical either way. On by default.
+    pub literal_engine: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            literal_engine: true,
+        }
+    }
+}
+
+/// A compiled ban list. Immutable, `Send + Sync`; share it behind an `Arc`.
+///
+/// ```
+/// use taboo::{Automaton, BanList, EntryOptions};
+/// let list = BanList::from_words(["cat"], EntryOptions::default())?;
+/// let automaton = Automaton::compile(&list)?;
+/// assert!(automaton.is_match("My CAT.".as_bytes()));
+/// assert!(automaton.is_match("a cat".as_bytes()));        // the end of text is a boundary
+/// assert!(!automaton.is_match("category, cats".as_bytes()));
+/// # Ok::<(), taboo::BanError>(())
+/// ```
+#[derive(Clone)]
+pub struct Automaton {
+    pub(crate) lanes: Vec<Lane>,
+    entries: usize,
+}
+
+/// Where an automaton is in a text: the normaliser's state and each lane's live threads.
+///
+/// Small, cheap to clone and hash: the mask cache is keyed by it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct State {
+    pub(crate) norm: NormState,
+    /// Per lane: the number of threads, then the sorted thread states.
+    pub(crate) threads: Vec<u32>,
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State")
+            .field("norm", &self.norm)
+            .field("threads", &self.threads)
+            .finish()
+    }
+}
+
+impl State {
+    /// The thread sets of each lane.
+    pub(crate) fn lanes(&self) -> impl Iterator<Item = &[u32]> {
+        let mut rest = &self.threads[..];
+        std::iter::from_fn(move || {
+            let (&n, tail) = rest.split_first()?;
+            let (lane, tail) = tail.split_at(n as usize);
+            rest = tail;
+            Some(lane)
+        })
+    }
+
+    /// Heap bytes held.
+    pub fn memory_usage(&self) -> usize {
+        self.threads.capacity() * 4
+    }
+}
+
+/// Scratch buffers reused across steps so that stepping does not allocate per byte.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub(crate) a: Vec<u32>,
+    pub(crate) b: Vec<u32>,
+    pub(crate) out: Vec<u32>,
+}
+
+impl Automaton {
+    /// Compiles a ban list with default options.
+    pub fn compile(list: &BanList) -> Result<Automaton, BanError> {
+        Automaton::compile_with(list, CompileOptions::default())
+    }
+
+    /// Compiles a ban list.
+    ///
+    /// Plain entries become normalised byte strings (whole-word ones framed by boundary
+    /// marks) in a literal trie; regex entries are translated onto the normalised stream and
+    /// compiled together into one anchored DFA. Case-sensitive and case-insensitive entries
+    /// live in separate lanes.
+    pub fn compile_with(list: &BanList, options: CompileOptions) -> Result<Automaton, BanError> {
+        let mut lanes = Vec::new();
+        for fold in [true, false] {
+            let mut literals: Vec<Vec<u8>> = Vec::new();
+            let mut hirs = Vec::new();
+            for e in list.entries() {
+                let o = e.options();
+                if o.case_sensitive == fold {
+                    continue;
+                }
+                let located = |err: BanError| {
+                    let err = err.with_entry(e.text());
+                    match e.line() {
+                        Some(l) => err.with_line(l),
+                        None => err,
+                    }
+                };
+                if !o.regex && options.literal_engine {
+                    let mut p = normalize(e.text().as_bytes(), fold, false);
+                    if o.whole_word {
+                        p.insert(0, MARK);
+                        p.push(MARK);
+                    }
+                    literals.push(p);
+                    continue;
+                }
+                let hir = if o.regex {
+                    parse_regex(e.text()).map_err(located)?
+                } else {
+                    regex_syntax::hir::Hir::literal(e.text().as_bytes())
+                };
+                let mut t = regex::translate(&hir, fold);
+                if o.whole_word {
+                    let m = regex_syntax::hir::Hir::literal([MARK]);
+                    t = regex_syntax::hir::Hir::concat(vec![m.clone(), t, m]);
+                }
+                hirs.push(t);
+            }
+            if !literals.is_empty() {
+                let engine = LiteralEngine::new(literals.iter().map(Vec::as_slice));
+                lanes.push(Lane::new(fold, Engine::Literal(engine)));
+            }
+            if !hirs.is_empty() {
+                lanes.push(Lane::new(fold, Engine::Regex(RegexEngine::new(&hirs)?)));
+            }
+        }
+        Ok(Automaton {
+            lanes,
+            entries: list.len(),
+        })
+    }
+
+    /// Number of ban entries compiled in.
+    pub fn entry_count(&self) -> usize {
+        self.entries
+    }
+
+    /// The state at the start of a text (the start boundary has been read).
+    pub fn start(&self) -> State {
+        let mut threads = Vec::new();
+        let mut scratch = Vec::new();
+        for lane in &self.lanes {
+            let mut t = Vec::new();
+            lane.step(&mut t, &[MARK], true, &mut scratch);
+            threads.push(t.len() as u32);
+            threads.extend(t);
+        }
+        State {
+            norm: NormState::new(),
+            threads,
+        }
+    }
+
+    /// Feeds raw bytes; returns the new state and whether a match ended inside them.
+    pub fn feed(&self, state: &State, bytes: &[u8]) -> (State, bool) {
+        let mut s = state.clone();
+        let matched = self.feed_in_place(&mut s, bytes, &mut Scratch::default());
+        (s, matched)
+    }
+
+    pub(crate) fn feed_in_place(&self, state: &mut State, bytes: &[u8], sc: &mut Scratch) -> bool {
+        if bytes.is_empty() || self.lanes.is_empty() {
+            // Still advance the normaliser so that the state reflects the text.
+            let mut e = Emission::new();
+            for &b in bytes {
+                e.clear();
+                state.norm.push(b, false, &mut e);
+            }
+            return false;
+        }
+        let mut matched = false;
+        sc.out.clear();
+        let mut next_norm = state.norm;
+        for (i, lane) in state.lanes().enumerate() {
+            let lane_def = &self.lanes[i];
+            sc.a.clear();
+            sc.a.extend_from_slice(lane);
+            let mut norm = state.norm;
+            let mut e = Emission::new();
+            for &b in bytes {
+                e.clear();
+                norm.push(b, lane_def.fold, &mut e);
+                matched |= lane_def.step(&mut sc.a, e.as_bytes(), true, &mut sc.b);
+            }
+            next_norm = norm;
+            sc.out.push(sc.a.len() as u32);
+            sc.out.extend_from_slice(&sc.a);
+        }
+        state.norm = next_norm;
+        std::mem::swap(&mut state.threads, &mut sc.out);
+        matched
+    }
+
+    /// True if ending the text in this state completes a match (so an end-of-generation
+    /// token must be forbidden here).
+    pub fn end_matches(&self, state: &State) -> bool {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for (i, lane) in state.lanes().enumerate() {
+            let lane_def = &self.lanes[i];
+            let mut e = Emission::new();
+            state.norm.finish(lane_def.fold, &mut e);
+            a.clear();
+            a.extend_from_slice(lane);
+            if lane_def.step(&mut a, e.as_bytes(), true, &mut b) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// True if some lane has an open partial match (a thread past its first boundary).
+    pub fn is_open(&self, state: &State) -> bool {
+        state
+            .lanes()
+            .enumerate()
+            .any(|(i, t)| self.lanes[i].is_open(t))
+    }
+
+    /// True if the whole text (with start and end boundaries) contains a banned match.
+    pub fn is_match(&self, text: &[u8]) -> bool {
+        let (s, m) = self.feed(&self.start(), text);
+        m || self.end_matches(&s)
+    }
+
+    /// Heap bytes held by the compiled engines.
+    pub fn memory_usage(&self) -> usize {
+        self.lanes.iter().map(|l| l.engine.memory_usage()).sum()
+    }
+
+    /// Number of engine states, summed over lanes (a size indicator for reports).
+    pub fn state_count(&self) -> usize {
+        self.lanes.iter().map(|l| l.engine.state_count()).sum()
+    }
+}
+
+impl fmt::Debug for Automaton {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Automaton")
+            .field("entries", &self.entries)
+            .field("lanes", &self.lanes.len())
+            .field("memory_usage", &self.memory_usage())
+            .finish()
+    }
+}

@@ -1,0 +1,181 @@
+//! The regex engine: user regexes translated onto the normalised stream, compiled into one
+//! anchored dense DFA.
+//!
+//! Translation (see [`crate::text`] for the stream):
+//! - a literal is normalised exactly as text is (case folded when the lane folds);
+//! - a class is split into its word characters, kept as a class (with every case variant when
+//!   folding), and its non-word characters, which appear in the stream as `MARK c MARK`
+//!   (all whitespace as `MARK ' ' MARK`);
+//! - repetition, concatenation and alternation are kept; capture groups are dropped.
+//!
+//! Because whitespace runs are written once, whitespace in a regex matches one whole run
+//! (`a\s+b` and `a\sb` both match "a   b").
+
+use regex_automata::dfa::{dense, Automaton as _, StartKind};
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::util::primitives::StateID;
+use regex_automata::{Anchored, MatchKind};
+use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Repetition};
+
+use super::{DEAD, START};
+use crate::error::{BanError, BanErrorKind};
+use crate::text::{whitespace_class, word_class, MARK};
+
+/// Largest DFA the regex entries may compile to.
+const DFA_SIZE_LIMIT: usize = 256 << 20;
+
+/// An anchored dense DFA over the normalised stream.
+///
+/// regex-automata's dense DFAs keep their dead state at id 0, which is also our [`START`];
+/// the two are swapped at the boundary: DFA id 0 (dead) is our [`DEAD`], and the DFA's start
+/// id is our 0.
+#[derive(Clone, Debug)]
+pub(crate) struct RegexEngine {
+    dfa: dense::DFA<Vec<u32>>,
+    start: StateID,
+}
+
+impl RegexEngine {
+    /// Compiles translated regexes (already on the normalised stream) into one DFA.
+    pub(crate) fn new(hirs: &[Hir]) -> Result<RegexEngine, BanError> {
+        let too_complex =
+            |e: &dyn std::fmt::Display| BanError::new(BanErrorKind::TooComplex(e.to_string()));
+        let hir = Hir::alternation(hirs.to_vec());
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .which_captures(WhichCaptures::None)
+                    .nfa_size_limit(Some(DFA_SIZE_LIMIT)),
+            )
+            .build_from_hir(&hir)
+            .map_err(|e| too_complex(&e))?;
+        let dfa = dense::Builder::new()
+            .configure(
+                dense::Config::new()
+                    .match_kind(MatchKind::All)
+                    .start_kind(StartKind::Anchored)
+                    .minimize(false)
+                    .dfa_size_limit(Some(DFA_SIZE_LIMIT))
+                    .determinize_size_limit(Some(DFA_SIZE_LIMIT)),
+            )
+            .build_from_nfa(&nfa)
+            .map_err(|e| too_complex(&e))?;
+        let start = dfa
+            .universal_start_state(Anchored::Yes)
+            .ok_or_else(|| too_complex(&"no universal start state"))?;
+        debug_assert!(dfa.is_dead_state(StateID::ZERO));
+        Ok(RegexEngine { dfa, start })
+    }
+
+    #[inline]
+    fn to_dfa(&self, s: u32) -> StateID {
+        if s == START {
+            self.start
+        } else {
+            StateID::new_unchecked(s as usize)
+        }
+    }
+
+    #[inline]
+    fn from_dfa(&self, id: StateID) -> u32 {
+        if id == self.start {
+            START
+        } else if self.dfa.is_dead_state(id) {
+            DEAD
+        } else {
+            id.as_u32()
+        }
+    }
+
+    #[inline]
+    pub(crate) fn next(&self, s: u32, b: u8) -> u32 {
+        self.from_dfa(self.dfa.next_state(self.to_dfa(s), b))
+    }
+
+    /// A match ends at the last byte consumed (the DFA reports matches one byte late, so
+    /// look through the end-of-input transition).
+    #[inline]
+    pub(crate) fn is_match(&self, s: u32) -> bool {
+        let eoi = self.dfa.next_eoi_state(self.to_dfa(s));
+        self.dfa.is_match_state(eoi)
+    }
+
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.dfa.memory_usage()
+    }
+
+    pub(crate) fn state_count(&self) -> usize {
+        self.dfa.memory_usage() / (self.dfa.stride() * 4).max(1)
+    }
+}
+
+/// Translates a parsed user regex onto the normalised stream.
+pub(crate) fn translate(hir: &Hir, fold: bool) -> Hir {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Hir::empty(),
+        HirKind::Literal(lit) => {
+            let text = String::from_utf8_lossy(&lit.0);
+            Hir::literal(crate::text::normalize(text.as_bytes(), fold, false))
+        }
+        HirKind::Class(Class::Unicode(cls)) => translate_class(cls, fold),
+        HirKind::Class(Class::Bytes(_)) => Hir::fail(),
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            min: r.min,
+            max: r.max,
+            greedy: r.greedy,
+            sub: Box::new(translate(&r.sub, fold)),
+        }),
+        HirKind::Capture(c) => translate(&c.sub, fold),
+        HirKind::Concat(v) => Hir::concat(v.iter().map(|h| translate(h, fold)).collect()),
+        HirKind::Alternation(v) => {
+            Hir::alternation(v.iter().map(|h| translate(h, fold)).collect())
+        }
+    }
+}
+
+fn translate_class(cls: &ClassUnicode, fold: bool) -> Hir {
+    let mut word = cls.clone();
+    word.intersect(&word_class());
+    if fold {
+        word.case_fold_simple();
+        word.intersect(&word_class());
+    }
+    let mut other = cls.clone();
+    other.difference(&word_class());
+    // Non-word characters as they appear in the stream: whitespace as one space, U+0001 as
+    // U+FFFD, others (case folded) as themselves.
+    let whitespace = whitespace_class();
+    let mut has_space = other.clone();
+    has_space.intersect(&whitespace);
+    let has_space = has_space.iter().next().is_some();
+    other.difference(&whitespace);
+    let marker = ClassUnicode::new([ClassUnicodeRange::new('\u{1}', '\u{1}')]);
+    let mut has_marker = other.clone();
+    has_marker.intersect(&marker);
+    let has_marker = has_marker.iter().next().is_some();
+    other.difference(&marker);
+    if fold {
+        other.case_fold_simple();
+        other.difference(&word_class());
+        other.difference(&whitespace);
+        other.difference(&marker);
+    }
+    if has_space {
+        other.push(ClassUnicodeRange::new(' ', ' '));
+    }
+    if has_marker {
+        other.push(ClassUnicodeRange::new('\u{FFFD}', '\u{FFFD}'));
+    }
+    let mut alts = Vec::new();
+    if word.iter().next().is_some() {
+        alts.push(Hir::class(Class::Unicode(word)));
+    }
+    if other.iter().next().is_some() {
+        alts.push(Hir::concat(vec![
+            Hir::literal([MARK]),
+            Hir::class(Class::Unicode(other)),
+            Hir::literal([MARK]),
+        ]));
+    }
+    Hir::alternation(alts)
+}

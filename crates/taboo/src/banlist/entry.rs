@@ -1,0 +1,136 @@
+//! One ban entry and its options, validated on construction.
+
+use regex_syntax::hir::{Hir, HirKind};
+
+use crate::error::{BanError, BanErrorKind};
+use crate::text::{is_word_char, normalize};
+
+/// How one entry matches.
+///
+/// The default bans a word or phrase as a whole word, ignoring case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EntryOptions {
+    /// The text is a regular expression (regex-syntax dialect; no anchors or `\b`: use
+    /// `whole_word`). Off by default.
+    pub regex: bool,
+    /// Letter case must match exactly. Off by default: КОШКА = кошка (Unicode simple case
+    /// folding).
+    pub case_sensitive: bool,
+    /// The entry must stand as a whole word: a non-word character (or the edge of the text)
+    /// on both sides, so banning "cat" keeps "category". On by default.
+    pub whole_word: bool,
+}
+
+impl Default for EntryOptions {
+    fn default() -> Self {
+        EntryOptions {
+            regex: false,
+            case_sensitive: false,
+            whole_word: true,
+        }
+    }
+}
+
+impl EntryOptions {
+    /// Options for a regular expression (otherwise default).
+    pub fn regex() -> EntryOptions {
+        EntryOptions {
+            regex: true,
+            ..EntryOptions::default()
+        }
+    }
+}
+
+/// One validated entry of a [`crate::BanList`].
+#[derive(Clone, Debug)]
+pub struct BanEntry {
+    pub(crate) text: String,
+    pub(crate) options: EntryOptions,
+    pub(crate) line: Option<usize>,
+}
+
+impl BanEntry {
+    /// Validates an entry. Leading and trailing whitespace is dropped.
+    pub(crate) fn new(
+        text: &str,
+        options: EntryOptions,
+        line: Option<usize>,
+    ) -> Result<BanEntry, BanError> {
+        let located = |e: BanError| match line {
+            Some(l) => e.with_line(l),
+            None => e,
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(located(BanError::new(BanErrorKind::Empty)));
+        }
+        if options.regex {
+            parse_regex(text).map_err(|e| located(e.with_entry(text)))?;
+        } else if options.whole_word && !text.chars().any(is_word_char) {
+            return Err(located(
+                BanError::new(BanErrorKind::NoWordCharacters).with_entry(text),
+            ));
+        }
+        Ok(BanEntry {
+            text: text.to_string(),
+            options,
+            line,
+        })
+    }
+
+    /// The entry as written (trimmed).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// How it matches.
+    pub fn options(&self) -> EntryOptions {
+        self.options
+    }
+
+    /// The line of the ban file it came from.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// Two entries with equal options and keys ban exactly the same texts.
+    pub(crate) fn dedup_key(&self) -> Vec<u8> {
+        if self.options.regex {
+            self.text.as_bytes().to_vec()
+        } else {
+            normalize(self.text.as_bytes(), !self.options.case_sensitive, false)
+        }
+    }
+}
+
+/// Parses a regex entry and rejects what a ban cannot mean.
+pub(crate) fn parse_regex(text: &str) -> Result<Hir, BanError> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(text)
+        .map_err(|e| BanError::new(BanErrorKind::InvalidRegex(e.to_string())))?;
+    if let Some(what) = find_unsupported(&hir) {
+        return Err(BanError::new(BanErrorKind::UnsupportedRegex(what)));
+    }
+    if hir.properties().minimum_len() == Some(0) {
+        return Err(BanError::new(BanErrorKind::MatchesEmpty));
+    }
+    Ok(hir)
+}
+
+fn find_unsupported(hir: &Hir) -> Option<String> {
+    match hir.kind() {
+        HirKind::Look(_) => Some(
+            "anchors (^, $) and word-boundary assertions (\\b) are not supported in ban \
+             regexes; entries match as whole words by default ([substring] turns that off)"
+                .to_string(),
+        ),
+        HirKind::Class(regex_syntax::hir::Class::Bytes(_)) => {
+            Some("byte classes ((?-u)) are not supported in ban regexes".to_string())
+        }
+        HirKind::Repetition(r) => find_unsupported(&r.sub),
+        HirKind::Capture(c) => find_unsupported(&c.sub),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().find_map(find_unsupported),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) => None,
+    }
+}

@@ -1,0 +1,125 @@
+//! The error type for everything a user can get wrong in a ban list.
+
+use std::fmt;
+
+/// A ban list could not be read, parsed or compiled.
+///
+/// The message names the entry (and the line, for files) and says what to do.
+#[derive(Debug)]
+pub struct BanError {
+    line: Option<usize>,
+    entry: Option<String>,
+    kind: BanErrorKind,
+}
+
+/// What went wrong; see [`BanError::kind`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BanErrorKind {
+    /// The entry is empty (or only whitespace).
+    Empty,
+    /// A whole-word entry without a single word character can never match as a word.
+    NoWordCharacters,
+    /// The regular expression does not parse.
+    InvalidRegex(String),
+    /// The regular expression can match the empty string, which would ban everything.
+    MatchesEmpty,
+    /// The regular expression uses a feature bans cannot express.
+    UnsupportedRegex(String),
+    /// An unknown option in a `[...]` prefix.
+    UnknownOption(String),
+    /// The ban file is not valid UTF-8.
+    InvalidUtf8 {
+        /// Byte offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The ban file could not be read.
+    Io(std::io::Error),
+    /// The combined regex entries need a larger automaton than the limit allows.
+    TooComplex(String),
+}
+
+impl BanError {
+    pub(crate) fn new(kind: BanErrorKind) -> BanError {
+        BanError {
+            line: None,
+            entry: None,
+            kind,
+        }
+    }
+
+    pub(crate) fn with_entry(mut self, entry: &str) -> BanError {
+        self.entry = Some(entry.to_string());
+        self
+    }
+
+    pub(crate) fn with_line(mut self, line: usize) -> BanError {
+        self.line = Some(line);
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &BanErrorKind {
+        &self.kind
+    }
+
+    /// The 1-based line of the ban file, when the entry came from one.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// The entry's text, when the error concerns one entry.
+    pub fn entry(&self) -> Option<&str> {
+        self.entry.as_deref()
+    }
+}
+
+impl fmt::Display for BanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        if let Some(entry) = &self.entry {
+            write!(f, "entry {entry:?}: ")?;
+        }
+        match &self.kind {
+            BanErrorKind::Empty => write!(f, "empty entry; remove the line or write a word"),
+            BanErrorKind::NoWordCharacters => write!(
+                f,
+                "no word characters, so it can never match as a whole word; \
+                 prefix it with [substring] to ban it anywhere"
+            ),
+            BanErrorKind::InvalidRegex(msg) => write!(f, "invalid regular expression:\n{msg}"),
+            BanErrorKind::MatchesEmpty => write!(
+                f,
+                "the regular expression matches the empty string, which would ban all text; \
+                 require at least one character (e.g. use + instead of *)"
+            ),
+            BanErrorKind::UnsupportedRegex(what) => write!(f, "{what}"),
+            BanErrorKind::UnknownOption(opt) => write!(
+                f,
+                "unknown option {opt:?}; known options are regex, case, nocase, substring, word"
+            ),
+            BanErrorKind::InvalidUtf8 { offset } => write!(
+                f,
+                "the ban file is not valid UTF-8 (first bad byte at offset {offset}); \
+                 save it as UTF-8"
+            ),
+            BanErrorKind::Io(e) => write!(f, "cannot read the ban file: {e}"),
+            BanErrorKind::TooComplex(msg) => write!(
+                f,
+                "the regex entries need too large an automaton ({msg}); \
+                 split long alternations into separate entries or use plain words"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BanError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            BanErrorKind::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The mask table: for an automaton state, which tokens would complete a banned match.
+//!
+//! A token is forbidden in state `s` if feeding its bytes from `s` ends a match. The match
+//! either began before the token — then it is carried by one of `s`'s live threads — or began
+//! inside the token. So
+//!
+//! ```text
+//! forbidden(s) = CONST(lane, normaliser state)  ∪  WALK(threads of s)
+//! ```
+//!
+//! `CONST` walks the whole token trie once per lane and normaliser state (typically two or
+//! three of them), starting a fresh thread at every byte; it is cached forever. `WALK` follows
+//! only the state's own threads down the trie and prunes a subtree as soon as they all die,
+//! which happens within a few bytes, so a new state costs microseconds, not a full walk.
+//! Both walks also record, for every token they reach, whether the text would then be
+//! *pending* (ending it there would complete a whole-word match: the word's letters are all
+//! written) and whether a partial match stays *open*.
+//!
+//! Results are cached per state in a map bounded by a byte budget; when the budget is
+//! exceeded the cache is dropped and refilled (states are values, so nothing ever goes stale).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::automaton::{Automaton, Lane, State};
+use crate::bitset::TokenSet;
+use crate::text::{Emission, NormState};
+use crate::trie::TokenTrie;
+use crate::vocab::Vocabulary;
+
+/// The three token sets of one state. `pending` and `open` never contain forbidden tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Masks {
+    /// Tokens that would complete a banned match (including end-of-generation tokens when
+    /// ending the text here would complete a whole-word match).
+    pub forbidden: TokenSet,
+    /// Tokens after which only a boundary is missing for a whole-word match: the tokens
+    /// that bring a banned word's letters to completion (`" cat"` for a ban on "cat").
+    pub pending: TokenSet,
+    /// Tokens after which a banned match is partially written (it opens or extends one).
+    pub open: TokenSet,
+}
+
+impl Masks {
+    fn new(n: usize) -> Masks {
+        Masks {
+            forbidden: TokenSet::new(n),
+            pending: TokenSet::new(n),
+            open: TokenSet::new(n),
+        }
+    }
+
+    fn union_with(&mut self, other: &Masks) {
+        self.forbidden.union_with(&other.forbidden);
+        self.pending.union_with(&other.pending);
+        self.open.union_with(&other.open);
+    }
+
+    fn finish(&mut self) {
+        self.pending.difference_with(&self.forbidden);
+        self.open.difference_with(&self.forbidden);
+    }
+
+    /// Heap bytes held.
+    pub fn memory_usage(&self) -> usize {
+        self.forbidden.memory_usage() + self.pending.memory_usage() + self.open.memory_usage()
+    }
+}
+
+/// Counters of a [`MaskTable`]'s work, for reports and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MaskStats {
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// States whose masks were computed.
+    pub misses: u64,
+    /// Times the cache was dropped for exceeding its budget.
+    pub evictions: u64,
+}
+
+/// Lazily computed, cached token masks for one automaton and one vocabulary.
+///
+/// `Send + Sync`: share one behind an `Arc` among all sequences.
+///
+/// ```
+/// use std::sync::Arc;
+/// use taboo::{Automaton, BanList, EntryOptions, MaskTable, Vocabulary};
+/// let mut b = Vocabulary::builder();
+/// let (cat, dot, s_) = (b.text(" cat"), b.text("."), b.text("s"));
+/// let eos = b.special("</s>");
+/// b.end_of_generation(eos);
+/// let list = BanList::from_words(["cat"], EntryOptions::default())?;
+/// let table = MaskTable::new(Arc::new(Automaton::compile(&list)?), Arc::new(b.build()));
+/// let s = table.automaton().start();
+/// assert!(table.masks(&s).forbidden.is_empty());
+/// assert!(table.masks(&s).pending.contains(cat));       // " cat" completes the letters
+/// let (after, _) = table.automaton().feed(&s, b" cat");
+/// let m = table.masks(&after);
+/// assert!(m.forbidden.contains(dot) && m.forbidden.contains(eos));
+/// assert!(m.forbidden.contains(cat));                   // " cat cat"
+/// assert!(!m.forbidden.contains(s_));                   // " cats"
+/// # Ok::<(), taboo::BanError>(())
+/// ```
+pub struct MaskTable {
+    automaton: Arc<Automaton>,
+    vocab: Arc<Vocabulary>,
+    trie: TokenTrie,
+    consts: RwLock<HashMap<(usize, NormState), Arc<Masks>>>,
+    cache: RwLock<HashMap<State, Arc<Masks>>>,
+    cached_bytes: AtomicUsize,
+    budget: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+}
+
+/// Default byte budget of the per-state cache.
+pub const DEFAULT_CACHE_BUDGET: usize = 64 << 20;
+
+impl MaskTable {
+    /// Builds the token trie of `vocab`; masks are computed on first use.
+    pub fn new(automaton: Arc<Automaton>, vocab: Arc<Vocabulary>) -> MaskTable {
+        let trie = TokenTrie::new(&vocab);
+        MaskTable {
+            automaton,
+            vocab,
+            trie,
+            consts: RwLock::new(HashMap::new()),
+            cache: RwLock::new(HashMap::new()),
+            cached_bytes: AtomicUsize::new(0),
+            budget: DEFAULT_CACHE_BUDGET,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets the byte budget of the per-state cache (0 disables caching). The default is
+    /// [`DEFAULT_CACHE_BUDGET`] (64 MiB: about 280 states of a 200k-token vocabulary).
+    pub fn with_cache_budget(mut self, bytes: usize) -> MaskTable {
+        self.budget = bytes;
+        self
+    }
+
+    /// The automaton.
+    pub fn automaton(&self) -> &Arc<Automaton> {
+        &self.automaton
+    }
+
+    /// The vocabulary.
+    pub fn vocab(&self) -> &Arc<Vocabulary> {
+        &self.vocab
+    }
+
+    /// The masks of a state, from the cache or computed now.
+    pub fn masks(&self, state: &State) -> Arc<Masks> {
+        if let Some(m) = self.cache.read().expect("mask cache lock").get(state) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Arc::clone(m);
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let m = Arc::new(self.compute(state));
+        if self.budget > 0 {
+            let size = m.memory_usage() + state.memory_usage() + 64;
+            let mut cache = self.cache.write().expect("mask cache lock");
+            if self.cached_bytes.load(Ordering::Relaxed) + size > self.budget {
+                cache.clear();
+                self.cached_bytes.store(0, Ordering::Relaxed);
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+            if cache.insert(state.clone(), Arc::clone(&m)).is_none() {
+                self.cached_bytes.fetch_add(size, Ordering::Relaxed);
+            }
+        }
+        m
+    }
+
+    /// The forbidden tokens of a state, ascending.
+    pub fn forbidden_tokens(&self, state: &State) -> Vec<u32> {
+        self.masks(state).forbidden.iter().collect()
+    }
+
+    /// Computes the masks of a state without the per-state cache (the per-lane constant
+    /// parts are still shared).
+    pub fn compute(&self, state: &State) -> Masks {
+        let mut m = Masks::new(self.vocab.len());
+        for (i, threads) in state.lanes().enumerate() {
+            let lane = &self.automaton.lanes[i];
+            m.union_with(&self.constant(i, state.norm));
+            if !threads.is_empty() {
+                self.walk(lane, state.norm, threads, false, &mut m);
+            }
+        }
+        if self.automaton.end_matches(state) {
+            for &t in self.vocab.end_of_generation() {
+                m.forbidden.insert(t);
+            }
+        }
+        m.finish();
+        m
+    }
+
+    /// The masks by brute force: feed every token from the state and look. This is the
+    /// oracle the fast path is tested against; it costs a full pass over the vocabulary.
+    pub fn compute_by_brute_force(&self, state: &State) -> Masks {
+        let a = &self.automaton;
+        let mut m = Masks::new(self.vocab.len());
+        for (id, bytes) in self.vocab.text_tokens() {
+            let (after, matched) = a.feed(state, bytes);
+            if matched {
+                m.forbidden.insert(id);
+                continue;
+            }
+            if a.end_matches(&after) {
+                m.pending.insert(id);
+            }
+            if a.is_open(&after) {
+                m.open.insert(id);
+            }
+        }
+        if a.end_matches(state) {
+            for &t in self.vocab.end_of_generation() {
+                m.forbidden.insert(t);
+            }
+        }
+        m.finish();
+        m
+    }
+
+    /// Tokens that contain a match starting inside them, for one lane and normaliser state.
+    fn constant(&self, lane: usize, norm: NormState) -> Arc<Masks> {
+        if let Some(m) = self.consts.read().expect("mask lock").get(&(lane, norm)) {
+            return Arc::clone(m);
+        }
+        let mut m = Masks::new(self.vocab.len());
+        self.walk(&self.automaton.lanes[lane], norm, &[], true, &mut m);
+        let m = Arc::new(m);
+        self.consts
+            .write()
+            .expect("mask lock")
+            .insert((lane, norm), Arc::clone(&m));
+        m
+    }
+
+    /// Walks the token trie from `threads` (plus, with `inject`, a fresh thread at every
+    /// byte), recording forbidden, pending and open tokens in `out`.
+    fn walk(&self, lane: &Lane, norm: NormState, threads: &[u32], inject: bool, out: &mut Masks) {
+        struct Frame {
+            end: u32,
+            norm: NormState,
+            off: usize,
+            len: usize,
+        }
+        let nodes = &self.trie.nodes;
+        let order = &self.trie.order;
+        let mut buf: Vec<u32> = threads.to_vec();
+        let mut stack = vec![Frame {
+            end: nodes.len() as u32,
+            norm,
+            off: 0,
+            len: buf.len(),
+        }];
+        let mut cur = Vec::new();
+        let mut at_end = Vec::new();
+        let mut scratch = Vec::new();
+        let mut i = 1usize;
+        while i < nodes.len() {
+            let node = nodes[i];
+            while stack.last().is_some_and(|f| f.end as usize <= i) {
+                let f = stack.pop().expect("frame");
+                buf.truncate(f.off);
+            }
+            let top = stack.last().expect("the root frame spans the whole trie");
+            let mut ns = top.norm;
+            let mut e = Emission::new();
+            ns.push(node.byte, lane.fold, &mut e);
+            cur.clear();
+            cur.extend_from_slice(&buf[top.off..top.off + top.len]);
+            if lane.step(&mut cur, e.as_bytes(), inject, &mut scratch) {
+                for &t in &order[node.tok_start as usize..node.tok_end as usize] {
+                    out.forbidden.insert(t);
+                }
+                i = node.subtree_end as usize;
+                continue;
+            }
+            if cur.is_empty() && !inject {
+                i = node.subtree_end as usize;
+                continue;
+            }
+            let own = &order[node.tok_start as usize..node.tok_own_end as usize];
+            if !own.is_empty() {
+                let mut fe = Emission::new();
+                ns.finish(lane.fold, &mut fe);
+                at_end.clear();
+                at_end.extend_from_slice(&cur);
+                let pending = lane.step(&mut at_end, fe.as_bytes(), true, &mut scratch);
+                let open = lane.is_open(&cur);
+                for &t in own {
+                    if pending {
+                        out.pending.insert(t);
+                    }
+                    if open {
+                        out.open.insert(t);
+                    }
+                }
+            }
+            let off = buf.len();
+            buf.extend_from_slice(&cur);
+            stack.push(Frame {
+                end: node.subtree_end,
+                norm: ns,
+                off,
+                len: cur.len(),
+            });
+            i += 1;
+        }
+    }
+
+    /// Cache counters.
+    pub fn stats(&self) -> MaskStats {
+        MaskStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Heap bytes held: the trie, the cached masks and the automaton.
+    pub fn memory_usage(&self) -> usize {
+        let consts: usize = self
+            .consts
+            .read()
+            .expect("mask lock")
+            .values()
+            .map(|m| m.memory_usage())
+            .sum();
+        self.trie.memory_usage()
+            + consts
+            + self.cached_bytes.load(Ordering::Relaxed)
+            + self.automaton.memory_usage()
+    }
+}
+
+impl std::fmt::Debug for MaskTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaskTable")
+            .field("tokens", &self.vocab.len())
+            .field("trie_nodes", &self.trie.node_count())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

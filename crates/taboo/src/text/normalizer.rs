@@ -1,0 +1,255 @@
+//! The streaming normaliser: raw bytes in, normalised bytes out, one byte at a time, from any
+//! saved state. See the module docs of [`crate::text`] for the stream's definition.
+
+use super::classes::{fold_char, is_word_char};
+
+/// The boundary mark written around non-word characters and at the edges of the text.
+pub const MARK: u8 = 0x01;
+
+/// Everything the normaliser remembers between bytes: a partial UTF-8 sequence and whether
+/// the last character was whitespace (runs of whitespace are written once).
+///
+/// It packs into a `u64` ([`NormState::key`]) so that guard states hash cheaply.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NormState {
+    /// Code point bits accumulated so far.
+    cp: u32,
+    /// Continuation bytes still expected (0 = between characters).
+    need: u8,
+    /// Allowed range of the next continuation byte (it narrows after E0, ED, F0, F4).
+    lo: u8,
+    hi: u8,
+    /// The last character written was whitespace.
+    after_space: bool,
+}
+
+/// Up to two characters decoded from one byte: an invalid byte inside a sequence ends the
+/// sequence with U+FFFD and is then decoded on its own.
+type Decoded = ([char; 2], usize);
+
+impl NormState {
+    /// The state at the start of a text (after the start mark has been written).
+    pub const fn new() -> NormState {
+        NormState {
+            cp: 0,
+            need: 0,
+            lo: 0,
+            hi: 0,
+            after_space: false,
+        }
+    }
+
+    /// A compact, hashable encoding of the state.
+    pub fn key(&self) -> u64 {
+        (self.cp as u64)
+            | (self.need as u64) << 21
+            | (self.lo as u64) << 24
+            | (self.hi as u64) << 32
+            | (self.after_space as u64) << 40
+    }
+
+    /// True when no UTF-8 sequence is open.
+    pub fn at_char_boundary(&self) -> bool {
+        self.need == 0
+    }
+
+    /// Decodes one byte the way `String::from_utf8_lossy` does (maximal invalid subparts
+    /// become one U+FFFD each).
+    #[inline]
+    fn decode(&mut self, b: u8) -> Decoded {
+        let mut out = (['\0'; 2], 0);
+        if self.need > 0 {
+            if (self.lo..=self.hi).contains(&b) {
+                self.cp = (self.cp << 6) | (b & 0x3F) as u32;
+                self.need -= 1;
+                self.lo = 0x80;
+                self.hi = 0xBF;
+                if self.need == 0 {
+                    out.0[0] = char::from_u32(self.cp).unwrap_or('\u{FFFD}');
+                    out.1 = 1;
+                    self.cp = 0;
+                }
+                return out;
+            }
+            out.0[0] = '\u{FFFD}';
+            out.1 = 1;
+            self.need = 0;
+            self.cp = 0;
+        }
+        let (need, lo, hi, bits) = match b {
+            0x00..=0x7F => {
+                out.0[out.1] = b as char;
+                out.1 += 1;
+                return out;
+            }
+            0xC2..=0xDF => (1, 0x80, 0xBF, b & 0x1F),
+            0xE0 => (2, 0xA0, 0xBF, b & 0x0F),
+            0xE1..=0xEC | 0xEE..=0xEF => (2, 0x80, 0xBF, b & 0x0F),
+            0xED => (2, 0x80, 0x9F, b & 0x0F),
+            0xF0 => (3, 0x90, 0xBF, b & 0x07),
+            0xF1..=0xF3 => (3, 0x80, 0xBF, b & 0x07),
+            0xF4 => (3, 0x80, 0x8F, b & 0x07),
+            _ => {
+                out.0[out.1] = '\u{FFFD}';
+                out.1 += 1;
+                return out;
+            }
+        };
+        self.need = need;
+        self.lo = lo;
+        self.hi = hi;
+        self.cp = bits as u32;
+        out
+    }
+
+    /// Writes one character to `out` (see the stream definition).
+    #[inline]
+    fn write_char(&mut self, c: char, fold: bool, out: &mut Emission) {
+        if is_word_char(c) {
+            self.after_space = false;
+            out.push_char(if fold { fold_char(c) } else { c });
+        } else if c.is_whitespace() {
+            if !self.after_space {
+                out.push(MARK);
+                out.push(b' ');
+                out.push(MARK);
+            }
+            self.after_space = true;
+        } else {
+            self.after_space = false;
+            let c = if c == '\u{1}' { '\u{FFFD}' } else { c };
+            out.push(MARK);
+            out.push_char(if fold { fold_char(c) } else { c });
+            out.push(MARK);
+        }
+    }
+
+    /// Feeds one raw byte; the normalised bytes it produces are appended to `out`.
+    #[inline]
+    pub fn push(&mut self, b: u8, fold: bool, out: &mut Emission) {
+        let (chars, n) = self.decode(b);
+        for &c in &chars[..n] {
+            self.write_char(c, fold, out);
+        }
+    }
+
+    /// Ends the text: an open UTF-8 sequence becomes U+FFFD, then the end mark is written.
+    pub fn finish(&self, fold: bool, out: &mut Emission) {
+        let mut s = *self;
+        if s.need > 0 {
+            s.write_char('\u{FFFD}', fold, out);
+        }
+        out.push(MARK);
+    }
+}
+
+/// The normalised bytes produced by one raw byte: at most two characters, each written as
+/// mark + up to 4 bytes + mark.
+#[derive(Clone, Copy, Debug)]
+pub struct Emission {
+    buf: [u8; 12],
+    len: u8,
+}
+
+impl Emission {
+    /// An empty emission.
+    pub const fn new() -> Emission {
+        Emission {
+            buf: [0; 12],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.buf[self.len as usize] = b;
+        self.len += 1;
+    }
+
+    #[inline]
+    fn push_char(&mut self, c: char) {
+        let n = c.encode_utf8(&mut self.buf[self.len as usize..]).len();
+        self.len += n as u8;
+    }
+
+    /// The bytes written.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+
+    /// Forgets the bytes written.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl Default for Emission {
+    fn default() -> Self {
+        Emission::new()
+    }
+}
+
+/// Normalises a whole text: start mark, every byte, end mark (when `edges` is true).
+///
+/// ```
+/// use taboo::text::normalize;
+/// assert_eq!(normalize(b"Cat, dog", true, true), b"\x01cat\x01,\x01\x01 \x01dog\x01");
+/// assert_eq!(normalize("a \t\n b".as_bytes(), false, false), b"a\x01 \x01b");
+/// ```
+pub fn normalize(text: &[u8], fold: bool, edges: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 2);
+    if edges {
+        out.push(MARK);
+    }
+    let mut s = NormState::new();
+    let mut e = Emission::new();
+    for &b in text {
+        e.clear();
+        s.push(b, fold, &mut e);
+        out.extend_from_slice(e.as_bytes());
+    }
+    e.clear();
+    if edges {
+        s.finish(fold, &mut e);
+    } else if !s.at_char_boundary() {
+        s.write_char('\u{FFFD}', fold, &mut e);
+    }
+    out.extend_from_slice(e.as_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The decoder must agree with `from_utf8_lossy` on every input: the whole engine's
+    /// notion of "the text" rests on it.
+    #[test]
+    fn decoder_matches_from_utf8_lossy() {
+        let samples: Vec<Vec<u8>> = vec![
+            b"plain".to_vec(),
+            "кошка".as_bytes().to_vec(),
+            vec![0xE0, 0x80, 0x41],
+            vec![0xED, 0xA0, 0x80],
+            vec![0xF0, 0x9F, 0x98],
+            vec![0xF4, 0x90, 0x80, 0x80],
+            vec![0xC0, 0xAF, 0xFF, 0xD0],
+            vec![0xD0, 0xD0, 0xBA],
+            vec![0xE2, 0x82, 0xE2, 0x82, 0xAC],
+        ];
+        for s in samples {
+            let mut st = NormState::new();
+            let mut got = String::new();
+            for &b in &s {
+                let (cs, n) = st.decode(b);
+                got.extend(&cs[..n]);
+            }
+            if !st.at_char_boundary() {
+                got.push('\u{FFFD}');
+            }
+            assert_eq!(got, String::from_utf8_lossy(&s), "{s:x?}");
+        }
+    }
+}
