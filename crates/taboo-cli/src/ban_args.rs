@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use taboo::{LogitsGuard, TokenId, Vocabulary};
+use taboo::{
+    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, NaiveGuard,
+    TokenId,
+};
 use taboo_llm::Engine;
 
 use crate::CliResult;
@@ -29,8 +32,8 @@ pub struct BanArgs {
     /// A word or phrase to ban; repeat for more.
     #[arg(long = "ban", value_name = "WORD")]
     pub ban: Vec<String>,
-    /// A file of banned entries, one per line (blank lines and lines starting with # are
-    /// skipped).
+    /// A file of banned entries, one per line; `#` starts a comment line, and a line may
+    /// start with options in brackets: `[regex] colou?r`, `[case substring] NASA`.
     #[arg(long, value_name = "FILE")]
     pub ban_file: Option<PathBuf>,
     /// How the ban is enforced.
@@ -52,30 +55,53 @@ pub struct BanArgs {
 }
 
 impl BanArgs {
-    /// Every banned entry: `--ban` values and the lines of `--ban-file`.
-    pub fn entries(&self) -> CliResult<Vec<String>> {
-        let mut out = self.ban.clone();
-        if let Some(path) = &self.ban_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read ban file {}: {e}", path.display()))?;
-            out.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(str::to_string),
-            );
+    /// The ban list: the lines of `--ban-file` (its own syntax, see the core crate's
+    /// `BanList` docs) plus every `--ban` with the options the flags give.
+    pub fn ban_list(&self) -> CliResult<BanList> {
+        let mut list = match &self.ban_file {
+            Some(path) => BanList::from_file(path)
+                .map_err(|e| format!("ban file {}: {e}", path.display()))?,
+            None => BanList::new(),
+        };
+        for word in &self.ban {
+            let options = EntryOptions {
+                regex: self.regex,
+                case_sensitive: self.case_sensitive,
+                whole_word: !self.substring,
+            };
+            list.add(word, options)
+                .map_err(|e| format!("cannot ban {word:?}: {e}"))?;
         }
-        Ok(out)
+        Ok(list)
     }
 
     /// Builds the guard for `engine`'s vocabulary, or `None` when nothing is banned.
     pub fn guard(&self, engine: &dyn Engine) -> CliResult<Option<Box<dyn LogitsGuard>>> {
-        let entries = self.entries()?;
-        if entries.is_empty() || self.mode == Mode::Off {
+        let list = self.ban_list()?;
+        if list.is_empty() || self.mode == Mode::Off {
             return Ok(None);
         }
         let vocab = Arc::new(taboo_llm::vocabulary_from_engine(engine));
-        build(self, &entries, engine, vocab)
+        if self.mode == Mode::Naive {
+            // The baseline knows words, not patterns: regex entries are passed as written.
+            let words: Vec<String> = list.entries().iter().map(|e| e.text().to_string()).collect();
+            let seqs = naive_sequences(engine, &words);
+            return Ok(Some(Box::new(NaiveGuard::new(vocab, seqs))));
+        }
+        let automaton = Arc::new(Automaton::compile(&list)?);
+        let table = Arc::new(MaskTable::new(automaton, vocab));
+        let mode = match self.mode {
+            Mode::Soft => taboo::Mode::Soft {
+                penalty: self.penalty,
+                partial_penalty: 0.0,
+            },
+            _ => taboo::Mode::Hard,
+        };
+        let config = GuardConfig {
+            mode,
+            ..GuardConfig::default()
+        };
+        Ok(Some(Box::new(Guard::new(table, config))))
     }
 }
 
@@ -97,53 +123,4 @@ pub fn naive_sequences(engine: &dyn Engine, words: &[String]) -> Vec<Vec<TokenId
         }
     }
     seqs
-}
-
-#[cfg(feature = "guard")]
-fn build(
-    args: &BanArgs,
-    entries: &[String],
-    engine: &dyn Engine,
-    vocab: Arc<Vocabulary>,
-) -> CliResult<Option<Box<dyn LogitsGuard>>> {
-    use taboo::{Automaton, BanList, EntryOptions, Guard, GuardConfig, MaskTable, NaiveGuard};
-    if args.mode == Mode::Naive {
-        let seqs = naive_sequences(engine, entries);
-        return Ok(Some(Box::new(NaiveGuard::new(vocab, seqs))));
-    }
-    let options = || EntryOptions {
-        regex: args.regex,
-        case_sensitive: args.case_sensitive,
-        whole_word: !args.substring,
-    };
-    let mut list = BanList::new();
-    for entry in entries {
-        list.add(entry, options())
-            .map_err(|e| format!("cannot ban {entry:?}: {e}"))?;
-    }
-    let automaton = Arc::new(Automaton::compile(&list)?);
-    let table = Arc::new(MaskTable::new(automaton, vocab));
-    let mode = match args.mode {
-        Mode::Soft => taboo::Mode::Soft {
-            penalty: args.penalty,
-            partial_penalty: 0.0,
-        },
-        _ => taboo::Mode::Hard,
-    };
-    let config = GuardConfig {
-        mode,
-        ..GuardConfig::default()
-    };
-    Ok(Some(Box::new(Guard::new(table, config))))
-}
-
-/// Until the core ban engine is merged, only `--mode off` works.
-#[cfg(not(feature = "guard"))]
-fn build(
-    _args: &BanArgs,
-    _entries: &[String],
-    _engine: &dyn Engine,
-    _vocab: Arc<Vocabulary>,
-) -> CliResult<Option<Box<dyn LogitsGuard>>> {
-    Err("this build has no ban engine yet (the core Guard is not merged); use --mode off".into())
 }
