@@ -30,6 +30,40 @@ pub struct GenerateOptions {
     pub stop: Vec<String>,
     /// Feed the prompt as plain text to continue, instead of wrapping it in the chat template.
     pub raw: bool,
+    /// Backtracking; `None` (the default) never rewinds.
+    pub backtrack: Option<Backtrack>,
+}
+
+/// When and how far the loop rewinds out of a dead end.
+///
+/// A whole-word ban allows `" cat"` (it may become `" cats"`), and only the next step forbids
+/// every boundary; the model is then pushed into `"catmongoose"`. When the guard removes at
+/// least `threshold` of the probability mass at a step, the previous token led into such a
+/// corner: the loop rewinds it (model and guard alike), forbids it at that position, and
+/// samples again. A position that keeps leading into dead ends is given up one token further
+/// back, up to `max_depth`. Text is streamed `max_depth` tokens late, so nothing printed is
+/// ever taken back. Works with any [`LogitsGuard`], through `rollback` and [`Engine::rewind`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backtrack {
+    /// Removed mass that marks a dead end. 0.5 by default.
+    pub threshold: f32,
+    /// Most rewinds in one generation. 64 by default.
+    pub budget: usize,
+    /// Dead ends tolerated at one position before going one token further back. 3 by default.
+    pub retries: usize,
+    /// Furthest back a rewind goes, in tokens. 4 by default.
+    pub max_depth: usize,
+}
+
+impl Default for Backtrack {
+    fn default() -> Self {
+        Backtrack {
+            threshold: 0.5,
+            budget: 64,
+            retries: 3,
+            max_depth: 4,
+        }
+    }
 }
 
 impl Default for GenerateOptions {
@@ -39,6 +73,7 @@ impl Default for GenerateOptions {
             max_tokens: 256,
             stop: Vec::new(),
             raw: false,
+            backtrack: None,
         }
     }
 }
@@ -73,12 +108,15 @@ impl FinishReason {
 pub struct Stats {
     /// Prompt length in tokens (after templating).
     pub prompt_tokens: usize,
-    /// Tokens sampled, the end-of-generation token included.
+    /// Tokens sampled and kept, the end-of-generation token included (rewound ones are not
+    /// counted).
     pub generated_tokens: usize,
     /// Steps where the guard edited at least one logit.
     pub masked_steps: usize,
     /// Sum over steps of the probability mass the guard removed.
     pub removed_mass: f64,
+    /// Rewinds out of dead ends (see [`Backtrack`]).
+    pub backtracks: usize,
     /// Tokens sampled by the guard-less model that the guard reported as completing a ban
     /// (always 0 in hard mode; soft and naive modes can leak).
     pub violations: usize,
@@ -173,6 +211,13 @@ pub fn generate<'g>(
         ..Stats::default()
     };
     let mut guard_secs = 0.0f64;
+    let backtrack = options.backtrack.clone();
+    let hold = backtrack.as_ref().map_or(0, |b| b.max_depth);
+    // Byte length of the text after each kept token, to take text back on a rewind.
+    let mut text_ends: Vec<usize> = Vec::new();
+    // Tokens forbidden at a position because they led into a dead end there.
+    let mut banned_at: Vec<Vec<TokenId>> = Vec::new();
+    let mut dead_ends_at: Vec<usize> = Vec::new();
     let decode = Instant::now();
     let finish = loop {
         if cancel.load(Ordering::Relaxed) {
@@ -181,15 +226,55 @@ pub fn generate<'g>(
         if tokens.len() >= options.max_tokens || engine.position() >= engine.context_size() {
             break FinishReason::Length;
         }
+        let step = tokens.len();
         let t0 = Instant::now();
+        let mut removed = 0.0f32;
         if let Some(g) = guard.as_deref_mut() {
             let applied = g.apply(&mut logits);
             if applied.forbidden + applied.penalized > 0 {
                 stats.masked_steps += 1;
                 stats.removed_mass += f64::from(applied.removed_mass);
+                removed = applied.removed_mass;
             }
         }
         guard_secs += t0.elapsed().as_secs_f64();
+        if let (Some(b), Some(g)) = (backtrack.as_ref(), guard.as_deref_mut()) {
+            if removed >= b.threshold && step > 0 && stats.backtracks < b.budget {
+                dead_ends_at.resize(step, 0);
+                dead_ends_at[step - 1] += 1;
+                let depth = (1 + dead_ends_at[step - 1] / (b.retries + 1))
+                    .min(b.max_depth)
+                    .min(step);
+                let at = step - depth;
+                if banned_at.len() <= at {
+                    banned_at.resize(at + 1, Vec::new());
+                }
+                banned_at[at].push(tokens[at]);
+                g.rollback(depth)
+                    .map_err(|e| Error::Rewind(e.to_string()))?;
+                // Back to the logits of position `at`: drop `depth` tokens plus the one before
+                // them, and feed that one again.
+                let before = if at > 0 {
+                    tokens[at - 1]
+                } else {
+                    prompt[prompt.len() - 1]
+                };
+                engine.rewind(depth + 1)?;
+                tokens.truncate(at);
+                text_ends.truncate(at);
+                stream.truncate(text_ends.last().copied().unwrap_or(0));
+                logits.copy_from_slice(engine.feed(&[before])?);
+                stats.backtracks += 1;
+                continue;
+            }
+        }
+        if let Some(banned) = banned_at.get(step) {
+            for &t in banned {
+                if let Some(l) = logits.get_mut(t as usize) {
+                    *l = f32::NEG_INFINITY;
+                }
+            }
+        }
         let token = sampler
             .sample(&mut logits, &tokens)
             .ok_or(Error::NothingToSample {
@@ -203,18 +288,29 @@ pub fn generate<'g>(
         }
         guard_secs += t1.elapsed().as_secs_f64();
         tokens.push(token);
+        // Positions past the new one are a different future now.
+        banned_at.truncate(step + 1);
+        dead_ends_at.truncate(step + 1);
         if engine.is_end_of_generation(token) {
+            text_ends.push(stream.bytes().len());
             break FinishReason::Eos;
         }
+        let mut stopped = false;
         if let TokenPiece::Text(piece) = engine.token_piece(token) {
-            let stopped = stream.push(&piece).is_some();
-            let text = stream.ready();
-            if !text.is_empty() {
-                sink(&text).map_err(Error::Output)?;
-            }
-            if stopped {
-                break FinishReason::Stop;
-            }
+            stopped = stream.push(&piece).is_some();
+        }
+        text_ends.push(stream.bytes().len());
+        if stopped {
+            break FinishReason::Stop;
+        }
+        let settled = if tokens.len() > hold {
+            text_ends[tokens.len() - hold - 1]
+        } else {
+            0
+        };
+        let text = stream.ready_up_to(settled);
+        if !text.is_empty() {
+            sink(&text).map_err(Error::Output)?;
         }
         if tokens.len() >= options.max_tokens {
             break FinishReason::Length;

@@ -71,6 +71,24 @@ impl TextStream {
         self.take(end, false)
     }
 
+    /// Like [`TextStream::ready`], but never past byte `limit`: text that may still be taken
+    /// back (by [`TextStream::truncate`]) is not printed.
+    pub fn ready_up_to(&mut self, limit: usize) -> String {
+        let end = if self.stopped {
+            self.bytes.len()
+        } else {
+            self.bytes.len().saturating_sub(self.holdback)
+        };
+        self.take(end.min(limit), false)
+    }
+
+    /// Takes back everything after byte `len` (a rewound token). Bytes already printed cannot
+    /// be taken back, so `len` is raised to what was printed.
+    pub fn truncate(&mut self, len: usize) {
+        self.bytes.truncate(len.max(self.emitted));
+        self.stopped = false;
+    }
+
     /// Everything not printed yet; an incomplete character at the very end becomes U+FFFD.
     pub fn finish(&mut self) -> String {
         self.take(self.bytes.len(), true)

@@ -99,6 +99,7 @@ pub fn run(args: Args) -> CliResult {
         max_tokens: args.max_tokens,
         stop: args.stop.iter().map(|s| unescape(s)).collect(),
         raw: args.raw,
+        backtrack: args.ban.backtrack(),
     };
 
     let stdout = std::io::stdout();
@@ -133,6 +134,7 @@ pub fn run(args: Args) -> CliResult {
                 "masked_steps": s.masked_steps,
                 "removed_mass": s.removed_mass,
                 "violations": s.violations,
+                "backtracks": s.backtracks,
                 "tokens_per_second": s.tokens_per_second,
                 "prompt_tokens_per_second": s.prompt_tokens_per_second,
                 "guard_us_per_token": s.guard_us_per_token,
