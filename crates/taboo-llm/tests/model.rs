@@ -14,6 +14,8 @@ use taboo_llm::{
     LlamaEngine, TokenPiece,
 };
 
+const MEOW: &str = "What animal says \"meow\"? Answer in one sentence.";
+
 fn model_path(file: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../models")
@@ -62,8 +64,8 @@ fn smollm2_model_cases() {
 }
 
 fn greedy_output_is_deterministic(engine: &mut LlamaEngine) {
-    let a = greedy(engine, "What animal says meow?", 40);
-    let b = greedy(engine, "What animal says meow?", 40);
+    let a = greedy(engine, MEOW, 40);
+    let b = greedy(engine, MEOW, 40);
     assert_eq!(a.tokens, b.tokens);
     assert_eq!(a.text, b.text);
     assert!(
@@ -73,10 +75,7 @@ fn greedy_output_is_deterministic(engine: &mut LlamaEngine) {
     );
     // A fresh engine gives the same answer too (nothing leaks between contexts).
     let mut other = smollm2();
-    assert_eq!(
-        greedy(&mut other, "What animal says meow?", 40).tokens,
-        a.tokens
-    );
+    assert_eq!(greedy(&mut other, MEOW, 40).tokens, a.tokens);
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
