@@ -24,15 +24,18 @@ mod naive;
 pub mod text;
 mod trie;
 pub mod vocab;
+pub mod workload;
 
 pub use automaton::{Automaton, CompileOptions, State};
-pub use banlist::{BanEntry, BanList, EntryOptions};
 pub use bitset::TokenSet;
+pub use mask::{MaskStats, MaskTable, Masks, DEFAULT_CACHE_BUDGET};
+pub use trie::TokenTrie;
+pub use banlist::{BanEntry, BanList, EntryOptions};
 pub use error::{BanError, BanErrorKind};
 pub use guard::{Guard, GuardConfig, Mode};
-pub use guard_api::{Applied, LogitsGuard, RollbackError, Violation};
 pub use logits::softmax;
-pub use mask::{MaskStats, MaskTable, Masks, DEFAULT_CACHE_BUDGET};
 pub use naive::NaiveGuard;
-pub use trie::TokenTrie;
-pub use vocab::{TokenId, Vocabulary, VocabularyBuilder};
+pub use guard_api::{Applied, LogitsGuard, RollbackError, Violation};
+#[cfg(feature = "tiktoken")]
+pub use vocab::TiktokenEncoding;
+pub use vocab::{GgufMetadata, TokenId, VocabError, Vocabulary, VocabularyBuilder};

@@ -104,8 +104,16 @@ impl Lane {
             }
             for &s in threads.iter() {
                 let n = self.engine.next(s, b);
-                if n != DEAD {
-                    matched |= self.engine.is_match(n);
+                if n == DEAD {
+                    continue;
+                }
+                // A thread that matched is dropped: the text already contains a match, and
+                // any longer match from the same start would only repeat it. (Keeping it
+                // would also let a DFA, whose matches surface one byte late, report the
+                // same match twice.)
+                if self.engine.is_match(n) {
+                    matched = true;
+                } else {
                     scratch.push(n);
                 }
             }

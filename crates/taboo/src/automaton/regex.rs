@@ -127,7 +127,9 @@ pub(crate) fn translate(hir: &Hir, fold: bool) -> Hir {
         }),
         HirKind::Capture(c) => translate(&c.sub, fold),
         HirKind::Concat(v) => Hir::concat(v.iter().map(|h| translate(h, fold)).collect()),
-        HirKind::Alternation(v) => Hir::alternation(v.iter().map(|h| translate(h, fold)).collect()),
+        HirKind::Alternation(v) => {
+            Hir::alternation(v.iter().map(|h| translate(h, fold)).collect())
+        }
     }
 }
 

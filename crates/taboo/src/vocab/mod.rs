@@ -8,6 +8,19 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
+
+pub mod byte_level;
+mod error;
+mod gguf;
+mod hf;
+#[cfg(feature = "tiktoken")]
+mod tiktoken;
+
+pub use error::VocabError;
+pub use gguf::{read_gguf_bytes, read_gguf_file, GgufMetadata};
+#[cfg(feature = "tiktoken")]
+pub use tiktoken::TiktokenEncoding;
 
 /// Token id, as the model numbers it.
 pub type TokenId = u32;
@@ -48,6 +61,88 @@ impl Vocabulary {
                 eog: Vec::new(),
             },
         }
+    }
+
+    /// Loads the vocabulary of a GGUF model file (llama.cpp), reading only its key/value
+    /// section. Byte-level BPE (`gpt2`) and SentencePiece (`llama`) tokenizers are supported;
+    /// see [`read_gguf_file`] to get the model's [`GgufMetadata`] in the same pass.
+    ///
+    /// ```no_run
+    /// let vocab = taboo::Vocabulary::from_gguf_file("models/smollm2.gguf")?;
+    /// println!("{} tokens, end of generation: {:?}", vocab.len(), vocab.end_of_generation());
+    /// # Ok::<(), taboo::VocabError>(())
+    /// ```
+    pub fn from_gguf_file(path: impl AsRef<Path>) -> Result<Vocabulary, VocabError> {
+        read_gguf_file(path).map(|(_, vocab)| vocab)
+    }
+
+    /// Loads the vocabulary from the bytes of a GGUF file (at least up to the end of its
+    /// key/value section). Malformed input gives an error, never a panic.
+    ///
+    /// ```
+    /// use taboo::Vocabulary;
+    /// let err = Vocabulary::from_gguf_bytes(b"GGUF\x03\0\0\0").unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "truncated at byte 8 while reading the tensor count (needs 8 bytes, 0 left)"
+    /// );
+    /// assert_eq!(err.byte_offset(), Some(8));
+    /// ```
+    pub fn from_gguf_bytes(bytes: &[u8]) -> Result<Vocabulary, VocabError> {
+        read_gguf_bytes(bytes).map(|(_, vocab)| vocab)
+    }
+
+    /// Loads the vocabulary of a Hugging Face `tokenizer.json` (BPE or Unigram, byte-level or
+    /// SentencePiece spelling). Special added tokens are special; ids the file skips become
+    /// special `<unused:N>` tokens.
+    ///
+    /// ```
+    /// use taboo::Vocabulary;
+    /// let json = r#"{
+    ///   "added_tokens": [{"id": 3, "content": "<|endoftext|>", "special": true}],
+    ///   "pre_tokenizer": {"type": "ByteLevel"},
+    ///   "decoder": {"type": "ByteLevel"},
+    ///   "model": {"type": "BPE", "vocab": {"Ġcat": 0, "s": 1, "Ċ": 2}, "merges": []}
+    /// }"#;
+    /// let vocab = Vocabulary::from_hf_tokenizer_json(json)?;
+    /// assert_eq!(vocab.token_bytes(0), Some(&b" cat"[..]));
+    /// assert_eq!(vocab.token_bytes(2), Some(&b"\n"[..]));
+    /// assert!(vocab.is_special(3) && vocab.is_end_of_generation(3));
+    /// # Ok::<(), taboo::VocabError>(())
+    /// ```
+    pub fn from_hf_tokenizer_json(json: &str) -> Result<Vocabulary, VocabError> {
+        hf::from_json(json)
+    }
+
+    /// Reads a Hugging Face `tokenizer.json` file; see [`Vocabulary::from_hf_tokenizer_json`].
+    ///
+    /// ```no_run
+    /// let vocab = taboo::Vocabulary::from_hf_tokenizer_json_file("tokenizer.json")?;
+    /// # Ok::<(), taboo::VocabError>(())
+    /// ```
+    pub fn from_hf_tokenizer_json_file(path: impl AsRef<Path>) -> Result<Vocabulary, VocabError> {
+        let path = path.as_ref();
+        std::fs::read_to_string(path)
+            .map_err(|e| VocabError::new(error::Kind::Io(e)))
+            .and_then(|json| hf::from_json(&json))
+            .map_err(|e| e.in_file(path))
+    }
+
+    /// Builds one of the tiktoken vocabularies embedded in `tiktoken-rs` (no file needed).
+    /// `<|endoftext|>` ends generation; all tiktoken special tokens are special, and the unused
+    /// ids between ordinary and special ranks are special `<unused:N>` tokens.
+    ///
+    /// ```
+    /// use taboo::{TiktokenEncoding, Vocabulary};
+    /// let vocab = Vocabulary::tiktoken(TiktokenEncoding::R50kBase)?;
+    /// assert_eq!(vocab.len(), 50_257);
+    /// assert_eq!(vocab.token_bytes(50_256), None); // <|endoftext|>
+    /// assert!(vocab.is_end_of_generation(50_256));
+    /// # Ok::<(), taboo::VocabError>(())
+    /// ```
+    #[cfg(feature = "tiktoken")]
+    pub fn tiktoken(encoding: TiktokenEncoding) -> Result<Vocabulary, VocabError> {
+        tiktoken::load(encoding)
     }
 
     /// Number of token ids (text and special).

@@ -1,0 +1,766 @@
+//! GGUF metadata: the tokenizer a llama.cpp model file carries, read without any GGUF library.
+//!
+//! A GGUF file starts with `GGUF`, a little-endian version (2 or 3), the tensor count, the
+//! key/value count, and then the key/value pairs; tensor descriptions and weights follow and are
+//! never read here. Only a handful of keys are kept (see [`GgufMetadata`] and the tokenizer keys
+//! below); every other value is skipped without being stored, so a model file costs no more
+//! memory than its token list.
+//!
+//! Model files come from anywhere, so the reader treats every length as hostile: a length or an
+//! element count is checked against the bytes left in the file *before* anything is allocated,
+//! nested arrays are bounded in depth, and every failure is a [`VocabError`] naming the byte
+//! offset and the key being read — never a panic.
+//!
+//! Token strings are turned into bytes the way llama.cpp's `token_to_piece` does (without
+//! rendering special tokens):
+//!
+//! | token type            | `gpt2` (byte-level BPE)        | `llama` (SentencePiece)     |
+//! |-----------------------|--------------------------------|-----------------------------|
+//! | 1 normal              | GPT-2 byte map (`Ġ` → space)   | `▁` → space                 |
+//! | 4 user-defined        | raw UTF-8 text                 | raw text, `▁` → space       |
+//! | 6 byte                | `<0xNN>` → byte NN             | `<0xNN>` → byte NN          |
+//! | 2, 3, 5, other        | special                        | special                     |
+//!
+//! Tokens whose text llama.cpp recognises as ending generation (`<|im_end|>`, `<end_of_turn>`,
+//! `<|endoftext|>` …) are special and end generation whatever their declared type, because
+//! llama.cpp overrides their type to "control" when it loads the model.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use super::byte_level::{decode_byte_level, decode_metaspace, parse_byte_piece};
+use super::error::{Kind, VocabError};
+use super::{TokenId, Vocabulary};
+
+const MAGIC: &[u8; 4] = b"GGUF";
+
+// Value type tags of the GGUF format.
+const T_U8: u32 = 0;
+const T_I8: u32 = 1;
+const T_U16: u32 = 2;
+const T_I16: u32 = 3;
+const T_U32: u32 = 4;
+const T_I32: u32 = 5;
+const T_F32: u32 = 6;
+const T_BOOL: u32 = 7;
+const T_STRING: u32 = 8;
+const T_ARRAY: u32 = 9;
+const T_U64: u32 = 10;
+const T_I64: u32 = 11;
+const T_F64: u32 = 12;
+
+/// Real files never nest arrays; the bound only keeps hostile input from recursing deeply.
+const MAX_ARRAY_DEPTH: u32 = 8;
+
+// Token types (llama.cpp's `llama_token_type`).
+const TOKEN_NORMAL: i32 = 1;
+const TOKEN_USER_DEFINED: i32 = 4;
+const TOKEN_BYTE: i32 = 6;
+
+/// Token texts that llama.cpp treats as ending generation whatever the metadata says (its
+/// `special_eog_ids` scan in `llama-vocab.cpp`), so the guard must see them as end of text too.
+pub(crate) const END_OF_GENERATION_TEXTS: &[&str] = &[
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+];
+
+/// What a GGUF file says about itself, beyond the token list.
+///
+/// Read with [`GgufMetadata::from_file`] (only the key/value section is read) or together with
+/// the vocabulary by [`read_gguf_file`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GgufMetadata {
+    /// GGUF format version (2 or 3).
+    pub version: u32,
+    /// Number of tensors the file declares (they are not read).
+    pub tensor_count: u64,
+    /// `general.architecture`, such as `llama` or `gemma3`.
+    pub architecture: Option<String>,
+    /// `general.name`, the model's display name.
+    pub name: Option<String>,
+    /// `tokenizer.ggml.model`: `gpt2` (byte-level BPE), `llama` (SentencePiece) or another.
+    pub tokenizer_model: Option<String>,
+    /// `tokenizer.ggml.pre`: the pre-tokenizer llama.cpp uses, such as `smollm`.
+    pub tokenizer_pre: Option<String>,
+    /// Number of entries in `tokenizer.ggml.tokens` (0 when the file has no tokenizer).
+    pub token_count: usize,
+    /// `tokenizer.ggml.bos_token_id`.
+    pub bos_token_id: Option<TokenId>,
+    /// `tokenizer.ggml.eos_token_id`.
+    pub eos_token_id: Option<TokenId>,
+    /// `tokenizer.chat_template`, the Jinja chat template, if the model has one.
+    pub chat_template: Option<String>,
+}
+
+impl GgufMetadata {
+    /// Reads the metadata of a GGUF file; the token list is counted, not stored.
+    ///
+    /// ```no_run
+    /// let meta = taboo::GgufMetadata::from_file("models/smollm2.gguf")?;
+    /// println!("{:?} with {} tokens", meta.architecture, meta.token_count);
+    /// # Ok::<(), taboo::VocabError>(())
+    /// ```
+    pub fn from_file(path: impl AsRef<Path>) -> Result<GgufMetadata, VocabError> {
+        let path = path.as_ref();
+        read_file(path, false)
+            .map(|parsed| parsed.meta)
+            .map_err(|e| e.in_file(path))
+    }
+
+    /// Reads the metadata from the bytes of a GGUF file (or at least its key/value section).
+    ///
+    /// ```
+    /// let err = taboo::GgufMetadata::from_bytes(b"GGUF\x01\0\0\0").unwrap_err();
+    /// assert!(err.to_string().starts_with("unsupported GGUF version 1"));
+    /// ```
+    pub fn from_bytes(bytes: &[u8]) -> Result<GgufMetadata, VocabError> {
+        parse(bytes, bytes.len() as u64, false).map(|parsed| parsed.meta)
+    }
+}
+
+/// Reads a GGUF file's metadata and vocabulary in one pass over its key/value section.
+///
+/// ```no_run
+/// let (meta, vocab) = taboo::vocab::read_gguf_file("models/smollm2.gguf")?;
+/// assert_eq!(meta.token_count, vocab.len());
+/// # Ok::<(), taboo::VocabError>(())
+/// ```
+pub fn read_gguf_file(path: impl AsRef<Path>) -> Result<(GgufMetadata, Vocabulary), VocabError> {
+    let path = path.as_ref();
+    read_file(path, true)
+        .and_then(Parsed::into_vocabulary)
+        .map_err(|e| e.in_file(path))
+}
+
+/// Reads metadata and vocabulary from the bytes of a GGUF file (at least its key/value section).
+///
+/// ```
+/// let err = taboo::vocab::read_gguf_bytes(b"GGUF\x03\0\0\0\0\0").unwrap_err();
+/// assert!(err.to_string().starts_with("truncated at byte 8 while reading the tensor count"));
+/// ```
+pub fn read_gguf_bytes(bytes: &[u8]) -> Result<(GgufMetadata, Vocabulary), VocabError> {
+    parse(bytes, bytes.len() as u64, true).and_then(Parsed::into_vocabulary)
+}
+
+fn read_file(path: &Path, keep_tokens: bool) -> Result<Parsed, VocabError> {
+    let io_err = |e| VocabError::new(Kind::Io(e));
+    let file = File::open(path).map_err(io_err)?;
+    let len = file.metadata().map_err(io_err)?.len();
+    // Token strings are short, so reads are many and small: buffer them.
+    parse(BufReader::with_capacity(1 << 16, file), len, keep_tokens)
+}
+
+/// Everything kept from the key/value section.
+#[derive(Default)]
+struct Parsed {
+    meta: GgufMetadata,
+    tokens: Option<TokenTexts>,
+    token_types: Option<Vec<i32>>,
+    /// EOS, EOT, EOM and the FIM pad/repo/separator ids: llama.cpp ends generation on all of them.
+    end_ids: Vec<(&'static str, TokenId)>,
+}
+
+/// Token strings back to back, so that a 200k-token list is two allocations, not 200k.
+#[derive(Default)]
+struct TokenTexts {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl TokenTexts {
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+}
+
+/// A low-level read failure, before it knows which key it belongs to.
+enum Fail {
+    Truncated { at: u64, needed: u64, left: u64 },
+    Malformed { at: u64, reason: String },
+    Io(io::Error),
+}
+
+impl Fail {
+    fn reading(self, context: impl FnOnce() -> String) -> VocabError {
+        VocabError::new(match self {
+            Fail::Truncated { at, needed, left } => Kind::Truncated {
+                at,
+                needed,
+                left,
+                context: context(),
+            },
+            Fail::Malformed { at, reason } => Kind::Malformed {
+                at,
+                reason,
+                context: context(),
+            },
+            Fail::Io(e) => Kind::Io(e),
+        })
+    }
+}
+
+/// A `Read` that knows how many bytes the input has in total, so that every length can be
+/// checked before it is trusted.
+struct Reader<R> {
+    src: R,
+    pos: u64,
+    len: u64,
+}
+
+impl<R: Read> Reader<R> {
+    fn left(&self) -> u64 {
+        self.len.saturating_sub(self.pos)
+    }
+
+    fn need(&self, needed: u64) -> Result<(), Fail> {
+        if needed > self.left() {
+            return Err(Fail::Truncated {
+                at: self.pos,
+                needed,
+                left: self.left(),
+            });
+        }
+        Ok(())
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), Fail> {
+        let needed = buf.len() as u64;
+        self.need(needed)?;
+        self.src.read_exact(buf).map_err(|e| match e.kind() {
+            // The file shrank after its size was taken: still a truncation.
+            io::ErrorKind::UnexpectedEof => Fail::Truncated {
+                at: self.pos,
+                needed,
+                left: 0,
+            },
+            _ => Fail::Io(e),
+        })?;
+        self.pos += needed;
+        Ok(())
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Fail> {
+        let mut b = [0; N];
+        self.fill(&mut b)?;
+        Ok(b)
+    }
+
+    fn u32(&mut self) -> Result<u32, Fail> {
+        self.array().map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64, Fail> {
+        self.array().map(u64::from_le_bytes)
+    }
+
+    fn skip(&mut self, n: u64) -> Result<(), Fail> {
+        self.need(n)?;
+        let skipped = io::copy(&mut (&mut self.src).take(n), &mut io::sink()).map_err(Fail::Io)?;
+        if skipped < n {
+            return Err(Fail::Truncated {
+                at: self.pos + skipped,
+                needed: n - skipped,
+                left: 0,
+            });
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    /// Reads a length that must fit in the rest of the input, `unit` bytes per counted item.
+    /// A failure is reported where the counted bytes would start.
+    fn count(&mut self, unit: u64) -> Result<u64, Fail> {
+        let n = self.u64()?;
+        match n.checked_mul(unit) {
+            Some(bytes) if bytes <= self.left() => Ok(n),
+            _ => Err(Fail::Truncated {
+                at: self.pos,
+                needed: n.saturating_mul(unit),
+                left: self.left(),
+            }),
+        }
+    }
+
+    /// Appends a GGUF string (u64 length + bytes) to `out`.
+    fn string_into(&mut self, out: &mut Vec<u8>) -> Result<(), Fail> {
+        let n = self.count(1)?;
+        let n = usize::try_from(n).map_err(|_| Fail::Malformed {
+            at: self.pos,
+            reason: format!("string of {n} bytes does not fit in memory"),
+        })?;
+        let start = out.len();
+        out.resize(start + n, 0);
+        let read = self.fill(&mut out[start..]);
+        if read.is_err() {
+            out.truncate(start);
+        }
+        read
+    }
+
+    fn skip_value(&mut self, ty: u32, depth: u32) -> Result<(), Fail> {
+        if let Some(size) = fixed_size(ty) {
+            return self.skip(size);
+        }
+        match ty {
+            T_STRING => {
+                let n = self.count(1)?;
+                self.skip(n)
+            }
+            T_ARRAY => {
+                if depth >= MAX_ARRAY_DEPTH {
+                    return Err(Fail::Malformed {
+                        at: self.pos,
+                        reason: format!("arrays nested deeper than {MAX_ARRAY_DEPTH} levels"),
+                    });
+                }
+                let elem_at = self.pos;
+                let elem = self.u32()?;
+                if let Some(size) = fixed_size(elem) {
+                    let n = self.count(size)?;
+                    return self.skip(n * size);
+                }
+                match elem {
+                    T_STRING => {
+                        for _ in 0..self.count(8)? {
+                            let n = self.count(1)?;
+                            self.skip(n)?;
+                        }
+                        Ok(())
+                    }
+                    // An element array is at least its type (4 bytes) and its count (8 bytes).
+                    T_ARRAY => {
+                        for _ in 0..self.count(12)? {
+                            self.skip_value(T_ARRAY, depth + 1)?;
+                        }
+                        Ok(())
+                    }
+                    other => Err(unknown_type(elem_at, other)),
+                }
+            }
+            other => Err(unknown_type(self.pos.saturating_sub(4), other)),
+        }
+    }
+
+    /// Reads an integer of any integer type.
+    fn integer(&mut self, ty: u32) -> Result<Option<i128>, Fail> {
+        Ok(Some(match ty {
+            T_U8 => u8::from_le_bytes(self.array()?).into(),
+            T_I8 => i8::from_le_bytes(self.array()?).into(),
+            T_U16 => u16::from_le_bytes(self.array()?).into(),
+            T_I16 => i16::from_le_bytes(self.array()?).into(),
+            T_U32 => u32::from_le_bytes(self.array()?).into(),
+            T_I32 => i32::from_le_bytes(self.array()?).into(),
+            T_U64 => u64::from_le_bytes(self.array()?).into(),
+            T_I64 => i64::from_le_bytes(self.array()?).into(),
+            _ => return Ok(None),
+        }))
+    }
+}
+
+fn fixed_size(ty: u32) -> Option<u64> {
+    match ty {
+        T_U8 | T_I8 | T_BOOL => Some(1),
+        T_U16 | T_I16 => Some(2),
+        T_U32 | T_I32 | T_F32 => Some(4),
+        T_U64 | T_I64 | T_F64 => Some(8),
+        _ => None,
+    }
+}
+
+fn unknown_type(at: u64, ty: u32) -> Fail {
+    Fail::Malformed {
+        at,
+        reason: format!("unknown value type {ty}"),
+    }
+}
+
+fn type_name(ty: u32) -> &'static str {
+    match ty {
+        T_U8 => "u8",
+        T_I8 => "i8",
+        T_U16 => "u16",
+        T_I16 => "i16",
+        T_U32 => "u32",
+        T_I32 => "i32",
+        T_F32 => "f32",
+        T_BOOL => "bool",
+        T_STRING => "string",
+        T_ARRAY => "array",
+        T_U64 => "u64",
+        T_I64 => "i64",
+        T_F64 => "f64",
+        _ => "unknown",
+    }
+}
+
+/// Keys whose values are kept; everything else is skipped.
+#[derive(Clone, Copy)]
+enum Wanted {
+    Architecture,
+    Name,
+    TokenizerModel,
+    TokenizerPre,
+    ChatTemplate,
+    Tokens,
+    TokenTypes,
+    Bos,
+    /// One of the ids llama.cpp ends generation on.
+    EndId(&'static str),
+}
+
+fn wanted(key: &[u8]) -> Option<Wanted> {
+    Some(match key {
+        b"general.architecture" => Wanted::Architecture,
+        b"general.name" => Wanted::Name,
+        b"tokenizer.ggml.model" => Wanted::TokenizerModel,
+        b"tokenizer.ggml.pre" => Wanted::TokenizerPre,
+        b"tokenizer.chat_template" => Wanted::ChatTemplate,
+        b"tokenizer.ggml.tokens" => Wanted::Tokens,
+        b"tokenizer.ggml.token_type" => Wanted::TokenTypes,
+        b"tokenizer.ggml.bos_token_id" => Wanted::Bos,
+        b"tokenizer.ggml.eos_token_id" => Wanted::EndId("tokenizer.ggml.eos_token_id"),
+        b"tokenizer.ggml.eot_token_id" => Wanted::EndId("tokenizer.ggml.eot_token_id"),
+        b"tokenizer.ggml.eom_token_id" => Wanted::EndId("tokenizer.ggml.eom_token_id"),
+        b"tokenizer.ggml.fim_pad_token_id" => Wanted::EndId("tokenizer.ggml.fim_pad_token_id"),
+        b"tokenizer.ggml.fim_rep_token_id" => Wanted::EndId("tokenizer.ggml.fim_rep_token_id"),
+        b"tokenizer.ggml.fim_sep_token_id" => Wanted::EndId("tokenizer.ggml.fim_sep_token_id"),
+        _ => return None,
+    })
+}
+
+fn parse(src: impl Read, len: u64, keep_tokens: bool) -> Result<Parsed, VocabError> {
+    let mut r = Reader { src, pos: 0, len };
+
+    let mut magic = [0u8; 4];
+    let have = len.min(4) as usize;
+    r.fill(&mut magic[..have])
+        .map_err(|f| f.reading(|| "the magic".into()))?;
+    if magic[..have] != MAGIC[..have] || have == 0 {
+        return Err(VocabError::new(Kind::NotGguf {
+            start: magic[..have].to_vec(),
+        }));
+    }
+    if have < 4 {
+        return Err(Fail::Truncated {
+            at: 0,
+            needed: 4,
+            left: have as u64,
+        }
+        .reading(|| "the magic".into()));
+    }
+
+    let mut parsed = Parsed::default();
+    let version = r.u32().map_err(|f| f.reading(|| "the version".into()))?;
+    if !matches!(version, 2 | 3) {
+        return Err(VocabError::new(Kind::UnsupportedGgufVersion(version)));
+    }
+    parsed.meta.version = version;
+    parsed.meta.tensor_count = r
+        .u64()
+        .map_err(|f| f.reading(|| "the tensor count".into()))?;
+    let kv_count = r
+        .u64()
+        .map_err(|f| f.reading(|| "the key/value count".into()))?;
+
+    let mut key = Vec::new();
+    // No allocation depends on kv_count: a lying count just runs into the end of the input.
+    for entry in 0..kv_count {
+        key.clear();
+        r.string_into(&mut key)
+            .map_err(|f| f.reading(|| format!("the key of entry {entry}")))?;
+        let key_text = || String::from_utf8_lossy(&key).into_owned();
+        let type_at = r.pos;
+        let ty = r
+            .u32()
+            .map_err(|f| f.reading(|| format!("the type of key '{}'", key_text())))?;
+        let value_context = || format!("the value of key '{}'", key_text());
+        match wanted(&key) {
+            None => r.skip_value(ty, 0).map_err(|f| f.reading(value_context))?,
+            Some(w) => {
+                read_wanted(&mut r, &mut parsed, w, ty, keep_tokens).map_err(|e| match e {
+                    KeepError::Fail(f) => f.reading(value_context),
+                    KeepError::Type(expected) => VocabError::new(Kind::WrongType {
+                        key: key_text(),
+                        at: type_at,
+                        found: format!("a value of type {}", type_name(ty)),
+                        expected,
+                    }),
+                    KeepError::Duplicate => VocabError::new(Kind::DuplicateKey {
+                        key: key_text(),
+                        at: type_at,
+                    }),
+                    KeepError::Value(found, expected) => VocabError::new(Kind::WrongType {
+                        key: key_text(),
+                        at: type_at,
+                        found,
+                        expected,
+                    }),
+                })?
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// Why a kept key could not be read.
+enum KeepError {
+    Fail(Fail),
+    /// The value has another type than the key requires.
+    Type(&'static str),
+    /// The value's type is right but the value is not (e.g. a negative token id).
+    Value(String, &'static str),
+    Duplicate,
+}
+
+impl From<Fail> for KeepError {
+    fn from(f: Fail) -> KeepError {
+        KeepError::Fail(f)
+    }
+}
+
+fn read_wanted<R: Read>(
+    r: &mut Reader<R>,
+    parsed: &mut Parsed,
+    w: Wanted,
+    ty: u32,
+    keep_tokens: bool,
+) -> Result<(), KeepError> {
+    let meta = &mut parsed.meta;
+    let text_slot = match w {
+        Wanted::Architecture => Some(&mut meta.architecture),
+        Wanted::Name => Some(&mut meta.name),
+        Wanted::TokenizerModel => Some(&mut meta.tokenizer_model),
+        Wanted::TokenizerPre => Some(&mut meta.tokenizer_pre),
+        Wanted::ChatTemplate => Some(&mut meta.chat_template),
+        _ => None,
+    };
+    if let Some(slot) = text_slot {
+        if ty != T_STRING {
+            return Err(KeepError::Type("a string"));
+        }
+        if slot.is_some() {
+            return Err(KeepError::Duplicate);
+        }
+        let mut buf = Vec::new();
+        r.string_into(&mut buf)?;
+        *slot = Some(String::from_utf8_lossy(&buf).into_owned());
+        return Ok(());
+    }
+    match w {
+        Wanted::Bos | Wanted::EndId(_) => {
+            let id = r
+                .integer(ty)?
+                .ok_or(KeepError::Type("an integer token id"))?;
+            let id = TokenId::try_from(id)
+                .map_err(|_| KeepError::Value(format!("{id}"), "a token id (0 to 2^32 - 1)"))?;
+            match w {
+                Wanted::Bos if meta.bos_token_id.is_some() => return Err(KeepError::Duplicate),
+                Wanted::Bos => meta.bos_token_id = Some(id),
+                Wanted::EndId(name) => {
+                    if parsed.end_ids.iter().any(|(n, _)| *n == name) {
+                        return Err(KeepError::Duplicate);
+                    }
+                    if name == "tokenizer.ggml.eos_token_id" {
+                        meta.eos_token_id = Some(id);
+                    }
+                    parsed.end_ids.push((name, id));
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+        Wanted::Tokens => {
+            if ty != T_ARRAY {
+                return Err(KeepError::Type("an array of strings"));
+            }
+            if parsed.tokens.is_some() || meta.token_count > 0 {
+                return Err(KeepError::Duplicate);
+            }
+            let elem = r.u32()?;
+            if elem != T_STRING {
+                return Err(KeepError::Value(
+                    format!("an array of {}", type_name(elem)),
+                    "an array of strings",
+                ));
+            }
+            // Each string takes at least its 8-byte length, which bounds the count by the input.
+            let n = r.count(8)?;
+            let n = usize::try_from(n)
+                .ok()
+                .filter(|&n| n <= TokenId::MAX as usize)
+                .ok_or(KeepError::Value(
+                    format!("{n} tokens"),
+                    "at most 2^32 tokens",
+                ))?;
+            meta.token_count = n;
+            if !keep_tokens {
+                for _ in 0..n {
+                    let len = r.count(1)?;
+                    r.skip(len)?;
+                }
+                return Ok(());
+            }
+            let mut texts = TokenTexts {
+                bytes: Vec::new(),
+                // n * 8 bytes of ends for at least n * 8 bytes of input.
+                ends: Vec::with_capacity(n),
+            };
+            for _ in 0..n {
+                r.string_into(&mut texts.bytes)?;
+                texts.ends.push(texts.bytes.len());
+            }
+            parsed.tokens = Some(texts);
+            Ok(())
+        }
+        Wanted::TokenTypes => {
+            if ty != T_ARRAY {
+                return Err(KeepError::Type("an array of i32"));
+            }
+            if parsed.token_types.is_some() {
+                return Err(KeepError::Duplicate);
+            }
+            let elem = r.u32()?;
+            if elem != T_I32 && elem != T_U32 {
+                return Err(KeepError::Value(
+                    format!("an array of {}", type_name(elem)),
+                    "an array of i32",
+                ));
+            }
+            let n = r.count(4)?;
+            if !keep_tokens {
+                return Ok(r.skip(n * 4)?);
+            }
+            // n * 4 bytes for n * 4 bytes of input.
+            let mut types = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                types.push(i32::from_le_bytes(r.array()?));
+            }
+            parsed.token_types = Some(types);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// How normal tokens spell their bytes.
+#[derive(Clone, Copy, PartialEq)]
+enum Spelling {
+    ByteLevel,
+    SentencePiece,
+}
+
+impl Parsed {
+    fn into_vocabulary(self) -> Result<(GgufMetadata, Vocabulary), VocabError> {
+        let model = self
+            .meta
+            .tokenizer_model
+            .as_deref()
+            .ok_or(VocabError::new(Kind::MissingKey("tokenizer.ggml.model")))?;
+        let spelling = match model {
+            "gpt2" => Spelling::ByteLevel,
+            "llama" => Spelling::SentencePiece,
+            other => return Err(VocabError::new(Kind::UnsupportedModel(other.into()))),
+        };
+        let tokens = self
+            .tokens
+            .as_ref()
+            .ok_or(VocabError::new(Kind::MissingKey("tokenizer.ggml.tokens")))?;
+        let n = tokens.ends.len();
+        if let Some(types) = &self.token_types {
+            if types.len() != n {
+                return Err(VocabError::unsupported(format!(
+                    "key 'tokenizer.ggml.token_type' has {} entries but 'tokenizer.ggml.tokens' has {n}",
+                    types.len()
+                )));
+            }
+        }
+        // The vocabulary addresses its byte arena with u32 offsets.
+        if u32::try_from(tokens.bytes.len()).is_err() {
+            return Err(VocabError::unsupported(format!(
+                "the token list holds {} bytes, more than the 4 GiB a vocabulary can address",
+                tokens.bytes.len()
+            )));
+        }
+
+        let mut b = Vocabulary::builder();
+        let mut buf = Vec::new();
+        for i in 0..n {
+            let text = tokens.get(i);
+            // Without token types llama.cpp takes every token as normal.
+            let ty = self.token_types.as_ref().map_or(TOKEN_NORMAL, |t| t[i]);
+            let id = i as u64;
+            if END_OF_GENERATION_TEXTS.iter().any(|t| t.as_bytes() == text) {
+                let eog = b.special(String::from_utf8_lossy(text));
+                b.end_of_generation(eog);
+                continue;
+            }
+            buf.clear();
+            match ty {
+                TOKEN_NORMAL => match spelling {
+                    Spelling::ByteLevel => {
+                        let s = std::str::from_utf8(text)
+                            .map_err(|_| VocabError::token(id, "text is not valid UTF-8"))?;
+                        decode_byte_level(s, &mut buf).map_err(|c| {
+                            VocabError::token(
+                                id,
+                                format!(
+                                    "'{}': character {c:?} (U+{:04X}) is not in the GPT-2 byte map",
+                                    s.escape_debug(),
+                                    c as u32
+                                ),
+                            )
+                        })?;
+                    }
+                    Spelling::SentencePiece => decode_metaspace(text, &mut buf),
+                },
+                // llama.cpp prints user-defined SentencePiece tokens raw, but its converter
+                // already writes their `▁` as spaces ("pre-normalize user-defined spaces");
+                // undoing `▁` here agrees with both on current files and with Hugging Face on
+                // older ones.
+                TOKEN_USER_DEFINED => match spelling {
+                    Spelling::ByteLevel => buf.extend_from_slice(text),
+                    Spelling::SentencePiece => decode_metaspace(text, &mut buf),
+                },
+                TOKEN_BYTE => buf.push(parse_byte_piece(text).ok_or_else(|| {
+                    VocabError::token(
+                        id,
+                        format!(
+                            "byte token '{}' is not of the form <0xNN>",
+                            String::from_utf8_lossy(text).escape_debug()
+                        ),
+                    )
+                })?),
+                // Unknown, control, unused and undefined tokens print nothing in llama.cpp.
+                _ => {
+                    b.special(String::from_utf8_lossy(text));
+                    continue;
+                }
+            }
+            b.text(&buf);
+        }
+
+        let mut end_ids: Vec<TokenId> = self.end_ids.iter().map(|&(_, id)| id).collect();
+        // llama.cpp's default for SentencePiece models without an EOS key is `</s>` at id 2.
+        // (Its byte-level default, id 11, is a comma in GPT-2 and not worth copying.)
+        if spelling == Spelling::SentencePiece && self.meta.eos_token_id.is_none() && n > 2 {
+            end_ids.push(2);
+        }
+        for id in end_ids {
+            b.end_of_generation(id);
+        }
+        Ok((self.meta, b.build()))
+    }
+}

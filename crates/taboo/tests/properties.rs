@@ -1,0 +1,181 @@
+//! Property tests on random small vocabularies (with tokens that split UTF-8 characters) and
+//! random ban lists:
+//!
+//! (a) the fast masks equal the brute-force oracle (feed every token, look) on random
+//!     histories, for the literal engine and the regex DFA alike;
+//! (b) any random walk through allowed tokens yields text in which an independent matcher —
+//!     the `regex` crate with Unicode `\W`, on the lossily decoded string — finds no ban.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use taboo::{
+    Automaton, BanList, CompileOptions, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable,
+    Vocabulary,
+};
+
+const PIECES: &[&[u8]] = &[
+    b"c", b"a", b"t", b"C", b"A", b"T", b"s", b" ", b".", b"-", b"\t", b"x", b"1", b"at", b" c",
+    b"cat", b"ca", "к".as_bytes(), "о".as_bytes(), "ш".as_bytes(), "К".as_bytes(),
+    "ка".as_bytes(), " кош".as_bytes(), b"\xd0", b"\xba", b"\xbe", b"\xd1", "é".as_bytes(),
+    "\u{301}".as_bytes(), b"\xff",
+];
+
+const WORDS: &[&str] = &["cat", "at", "кошка", "ка", "c a", "cat.", "x1", "t-c", "é"];
+const REGEXES: &[&str] = &["c[a-z]t", "к[оа]шк\\w*", "(?:cat|ca)s?", "[0-9]x", "a\\.+"];
+
+#[derive(Clone, Debug)]
+struct Entry {
+    text: &'static str,
+    options: EntryOptions,
+}
+
+fn vocab_strategy() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    prop::collection::vec(
+        prop::collection::vec(prop::sample::select(PIECES), 1..=3).prop_map(|ps| ps.concat()),
+        8..40,
+    )
+}
+
+fn entry_strategy() -> impl Strategy<Value = Entry> {
+    (any::<bool>(), 0usize..64, any::<bool>(), any::<bool>()).prop_map(
+        |(regex, i, case_sensitive, whole_word)| {
+            let text = if regex {
+                REGEXES[i % REGEXES.len()]
+            } else {
+                WORDS[i % WORDS.len()]
+            };
+            Entry {
+                text,
+                options: EntryOptions {
+                    regex,
+                    case_sensitive,
+                    whole_word,
+                },
+            }
+        },
+    )
+}
+
+fn build(tokens: &[Vec<u8>], entries: &[Entry], literal_engine: bool) -> Arc<MaskTable> {
+    let mut b = Vocabulary::builder();
+    for t in tokens {
+        b.text(t);
+    }
+    let eos = b.special("</s>");
+    b.end_of_generation(eos);
+    let mut list = BanList::new();
+    for e in entries {
+        list.add(e.text, e.options).unwrap();
+    }
+    let a = Automaton::compile_with(&list, CompileOptions { literal_engine }).unwrap();
+    Arc::new(MaskTable::new(Arc::new(a), Arc::new(b.build())))
+}
+
+/// The independent matcher: the `regex` crate on the decoded text.
+fn oracle(entries: &[Entry], text: &[u8], ended: bool) -> Option<String> {
+    let mut text = text.to_vec();
+    if !ended {
+        // An unfinished character at the end is not text yet.
+        for k in 1..=3.min(text.len()) {
+            let tail = &text[text.len() - k..];
+            if let Err(e) = std::str::from_utf8(tail) {
+                if e.valid_up_to() == 0 && e.error_len().is_none() {
+                    text.truncate(text.len() - k);
+                    break;
+                }
+            }
+        }
+    }
+    let decoded = String::from_utf8_lossy(&text).into_owned();
+    for e in entries {
+        let body = if e.options.regex {
+            e.text.to_string()
+        } else {
+            e.text
+                .split_whitespace()
+                .map(regex::escape)
+                .collect::<Vec<_>>()
+                .join(r"\s+")
+        };
+        let mut pattern = if e.options.whole_word {
+            let end = if ended { r"(?:\W|$)" } else { r"\W" };
+            format!(r"(?:^|\W)(?:{body}){end}")
+        } else {
+            body
+        };
+        if !e.options.case_sensitive {
+            pattern = format!("(?i){pattern}");
+        }
+        if regex::Regex::new(&pattern).unwrap().is_match(&decoded) {
+            return Some(format!("{pattern} matches {decoded:?}"));
+        }
+    }
+    None
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn fast_masks_equal_brute_force(
+        tokens in vocab_strategy(),
+        entries in prop::collection::vec(entry_strategy(), 1..4),
+        history in prop::collection::vec(0usize..64, 0..10),
+    ) {
+        let fast = build(&tokens, &entries, true);
+        let via_regex = build(&tokens, &entries, false);
+        let n = fast.vocab().len();
+        let mut g = Guard::new(Arc::clone(&fast), GuardConfig::default());
+        let mut r = Guard::new(Arc::clone(&via_regex), GuardConfig::default());
+        for step in history.iter().map(|&h| (h % n) as u32).map(Some).chain([None]) {
+            let cached = fast.masks(g.state());
+            let uncached = fast.compute(g.state());
+            let brute = fast.compute_by_brute_force(g.state());
+            prop_assert_eq!(&*cached, &uncached);
+            prop_assert_eq!(&uncached, &brute);
+            let regex_masks = via_regex.compute(r.state());
+            prop_assert_eq!(&regex_masks, &brute, "literal and regex engines differ");
+            let Some(t) = step else { break };
+            let a = g.advance(t).is_err();
+            let b = r.advance(t).is_err();
+            prop_assert_eq!(a, b);
+            prop_assert_eq!(a, brute.forbidden.contains(t), "advance and mask disagree");
+        }
+    }
+
+    #[test]
+    fn random_walks_through_allowed_tokens_never_leak(
+        tokens in vocab_strategy(),
+        entries in prop::collection::vec(entry_strategy(), 1..4),
+        choices in prop::collection::vec(any::<u32>(), 1..16),
+        literal_engine in any::<bool>(),
+    ) {
+        let table = build(&tokens, &entries, literal_engine);
+        let vocab = Arc::clone(table.vocab());
+        let eos = vocab.end_of_generation()[0];
+        let mut g = Guard::new(table, GuardConfig::default());
+        let mut text = Vec::new();
+        let mut ended = false;
+        for c in choices {
+            let mut logits = vec![0.0f32; vocab.len()];
+            g.apply(&mut logits);
+            let allowed: Vec<u32> = (0..vocab.len() as u32)
+                .filter(|&t| logits[t as usize].is_finite())
+                .collect();
+            if allowed.is_empty() {
+                break;
+            }
+            let t = allowed[c as usize % allowed.len()];
+            prop_assert!(g.advance(t).is_ok());
+            if t == eos {
+                ended = true;
+                break;
+            }
+            text.extend_from_slice(vocab.token_bytes(t).unwrap());
+        }
+        if let Some(leak) = oracle(&entries, &text, ended) {
+            prop_assert!(false, "leak: {}", leak);
+        }
+    }
+}
