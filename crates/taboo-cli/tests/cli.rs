@@ -84,7 +84,11 @@ fn has_word(text: &str, word: &str) -> bool {
 
 #[test]
 fn help_has_examples_on_every_command() {
-    for args in [&["--help"][..], &["generate", "--help"][..]] {
+    for args in [
+        &["--help"][..],
+        &["generate", "--help"],
+        &["bench-generate", "--help"],
+    ] {
         let o = taboo().args(args).output().unwrap();
         assert!(o.status.success());
         let out = String::from_utf8_lossy(&o.stdout);

@@ -2,6 +2,7 @@
 //! with examples) and a `run(Args) -> CliResult`, then one variant in [`Command`] and one arm
 //! in [`Command::run`].
 
+pub mod bench_generate;
 pub mod generate;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +19,7 @@ use crate::CliResult;
         scripts/fetch-models.sh                       # fetch the default model once\n  \
         taboo generate 'What animal says meow?'\n  \
         taboo generate --ban cat 'What animal says meow?'\n  \
+        taboo bench-generate                          # tokens/s with 0, 1k, 10k banned words\n  \
         taboo generate --help"
 )]
 pub struct Cli {
@@ -31,6 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// Generate text with a model, with banned words masked out of its logits.
     Generate(generate::Args),
+    /// Measure generation speed unconstrained and with 1,000 and 10,000 banned words.
+    BenchGenerate(bench_generate::Args),
 }
 
 impl Command {
@@ -38,6 +42,7 @@ impl Command {
     pub fn run(self) -> CliResult {
         match self {
             Command::Generate(args) => generate::run(args),
+            Command::BenchGenerate(args) => bench_generate::run(args),
         }
     }
 }
