@@ -166,7 +166,8 @@ impl Sampler {
             }
         }
         let total: f64 = probs.iter().sum();
-        if !(total > 0.0) {
+        // NaN-proof: a NaN total falls back to greedy too.
+        if total.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return argmax(logits);
         }
         let mut target = self.rng.next_f64() * total;
