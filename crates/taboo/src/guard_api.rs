@@ -70,7 +70,9 @@ pub trait LogitsGuard: Send {
     fn apply(&mut self, logits: &mut [f32]) -> Applied;
 
     /// Records the sampled token. A token that completes a banned match is reported as a
-    /// violation; the guard still advances past it so the caller can decide what to do.
+    /// violation; the guard still advances past it so the caller can decide what to do
+    /// (roll back, or go on: later matches are still caught, though partial matches that
+    /// overlapped the reported one may be forgotten).
     fn advance(&mut self, token: TokenId) -> Result<(), Violation>;
 
     /// Forgets the last `n` advanced tokens.

@@ -284,7 +284,7 @@ impl MaskTable {
                 i = node.subtree_end as usize;
                 continue;
             }
-            if cur.is_empty() && !inject {
+            if !inject && (cur.is_empty() || lane.doomed(&cur, &ns)) {
                 i = node.subtree_end as usize;
                 continue;
             }
@@ -295,7 +295,7 @@ impl MaskTable {
                 at_end.clear();
                 at_end.extend_from_slice(&cur);
                 let pending = lane.step(&mut at_end, fe.as_bytes(), true, &mut scratch);
-                let open = lane.is_open(&cur);
+                let open = lane.is_open(&cur, &ns);
                 for &t in own {
                     if pending {
                         out.pending.insert(t);

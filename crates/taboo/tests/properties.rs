@@ -18,10 +18,11 @@ const PIECES: &[&[u8]] = &[
     b"c", b"a", b"t", b"C", b"A", b"T", b"s", b" ", b".", b"-", b"\t", b"x", b"1", b"at", b" c",
     b"cat", b"ca", "к".as_bytes(), "о".as_bytes(), "ш".as_bytes(), "К".as_bytes(),
     "ка".as_bytes(), " кош".as_bytes(), b"\xd0", b"\xba", b"\xbe", b"\xd1", "é".as_bytes(),
-    "\u{301}".as_bytes(), b"\xff",
+    "\u{301}".as_bytes(), b"\xff", "\u{a0}".as_bytes(), "\u{3000}".as_bytes(), b"\xe3\x80",
+    b"\x80", "…".as_bytes(), b"\xe2", "ё".as_bytes(), "Ё".as_bytes(),
 ];
 
-const WORDS: &[&str] = &["cat", "at", "кошка", "ка", "c a", "cat.", "x1", "t-c", "é"];
+const WORDS: &[&str] = &["cat", "at", "кошка", "ка", "c a", "cat.", "x1", "t-c", "é", "ёж", "a…"];
 const REGEXES: &[&str] = &["c[a-z]t", "к[оа]шк\\w*", "(?:cat|ca)s?", "[0-9]x", "a\\.+"];
 
 #[derive(Clone, Debug)]
@@ -115,7 +116,7 @@ fn oracle(entries: &[Entry], text: &[u8], ended: bool) -> Option<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
     fn fast_masks_equal_brute_force(
@@ -141,6 +142,11 @@ proptest! {
             let b = r.advance(t).is_err();
             prop_assert_eq!(a, b);
             prop_assert_eq!(a, brute.forbidden.contains(t), "advance and mask disagree");
+            if a {
+                // After a violation the text already holds a banned match; the engines may
+                // differ in which overlapping partial matches they still track.
+                break;
+            }
         }
     }
 

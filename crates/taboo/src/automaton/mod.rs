@@ -96,6 +96,19 @@ impl Lane {
         inject: bool,
         scratch: &mut Vec<u32>,
     ) -> bool {
+        if !inject && threads.len() == 1 {
+            // The common case in mask walks: one thread, stepped without allocation.
+            let mut s = threads[0];
+            for &b in bytes {
+                s = self.engine.next(s, b);
+                if s == DEAD || self.engine.is_match(s) {
+                    threads.clear();
+                    return s != DEAD;
+                }
+            }
+            threads[0] = s;
+            return false;
+        }
         let mut matched = false;
         for &b in bytes {
             scratch.clear();
@@ -124,10 +137,24 @@ impl Lane {
         matched
     }
 
-    /// True if some thread has read more than a boundary mark.
+    /// True if some thread has read more than a boundary mark and can still live: when a
+    /// character is half read and every thread dies on every way it can be written, the
+    /// partial match is already doomed.
     #[inline]
-    pub(crate) fn is_open(&self, threads: &[u32]) -> bool {
-        threads.iter().any(|&s| s != START && s != self.after_mark)
+    pub(crate) fn is_open(&self, threads: &[u32], norm: &NormState) -> bool {
+        threads.iter().any(|&s| s != START && s != self.after_mark) && !self.doomed(threads, norm)
+    }
+
+    /// True when a character is half read and every thread dies on every byte the
+    /// character could be written as.
+    #[inline]
+    pub(crate) fn doomed(&self, threads: &[u32], norm: &NormState) -> bool {
+        let Some(first) = norm.open_char_first_bytes(self.fold) else {
+            return false;
+        };
+        threads
+            .iter()
+            .all(|&s| first.iter().all(|&b| self.engine.next(s, b) == DEAD))
     }
 }
 
@@ -357,7 +384,7 @@ impl Automaton {
         state
             .lanes()
             .enumerate()
-            .any(|(i, t)| self.lanes[i].is_open(t))
+            .any(|(i, t)| self.lanes[i].is_open(t, &state.norm))
     }
 
     /// True if the whole text (with start and end boundaries) contains a banned match.

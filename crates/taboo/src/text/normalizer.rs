@@ -19,6 +19,8 @@ pub struct NormState {
     /// Allowed range of the next continuation byte (it narrows after E0, ED, F0, F4).
     lo: u8,
     hi: u8,
+    /// The lead byte of the open character (0 = none).
+    lead: u8,
     /// The last character written was whitespace.
     after_space: bool,
 }
@@ -35,6 +37,7 @@ impl NormState {
             need: 0,
             lo: 0,
             hi: 0,
+            lead: 0,
             after_space: false,
         }
     }
@@ -46,6 +49,7 @@ impl NormState {
             | (self.lo as u64) << 24
             | (self.hi as u64) << 32
             | (self.after_space as u64) << 40
+            | (self.lead as u64) << 48
     }
 
     /// True when no UTF-8 sequence is open.
@@ -67,7 +71,12 @@ impl NormState {
                 if self.need == 0 {
                     out.0[0] = char::from_u32(self.cp).unwrap_or('\u{FFFD}');
                     out.1 = 1;
+                    // Back to the one between-characters state, so that equal states
+                    // compare (and hash) equal.
                     self.cp = 0;
+                    self.lo = 0;
+                    self.hi = 0;
+                    self.lead = 0;
                 }
                 return out;
             }
@@ -75,6 +84,9 @@ impl NormState {
             out.1 = 1;
             self.need = 0;
             self.cp = 0;
+            self.lo = 0;
+            self.hi = 0;
+            self.lead = 0;
         }
         let (need, lo, hi, bits) = match b {
             0x00..=0x7F => {
@@ -98,6 +110,7 @@ impl NormState {
         self.need = need;
         self.lo = lo;
         self.hi = hi;
+        self.lead = b;
         self.cp = bits as u32;
         out
     }
@@ -251,5 +264,76 @@ mod tests {
             }
             assert_eq!(got, String::from_utf8_lossy(&s), "{s:x?}");
         }
+    }
+}
+
+/// What the character a lead byte starts can write first, for pruning mask walks: a thread
+/// that dies on every byte of this set dies on the character, whatever its other bytes.
+struct LeadTable {
+    /// Per lead byte 0xC2..=0xEF, per fold setting: the possible first written bytes.
+    first: Vec<[Vec<u8>; 2]>,
+    /// Per lead byte: some character it starts is whitespace (written as nothing after a
+    /// whitespace run).
+    has_space: Vec<bool>,
+}
+
+fn lead_table() -> &'static LeadTable {
+    static TABLE: std::sync::OnceLock<LeadTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut first = Vec::new();
+        let mut has_space = Vec::new();
+        for lead in 0xC2u32..=0xEF {
+            let (lo, hi) = if lead < 0xE0 {
+                ((lead & 0x1F) << 6, ((lead & 0x1F) << 6) | 0x3F)
+            } else {
+                ((lead & 0x0F) << 12, ((lead & 0x0F) << 12) | 0xFFF)
+            };
+            let mut sets = [vec![MARK], vec![MARK]];
+            let mut space = false;
+            for cp in lo..=hi {
+                let Some(c) = char::from_u32(cp) else { continue };
+                if c.is_whitespace() {
+                    space = true;
+                    continue;
+                }
+                for (i, fold) in [false, true].into_iter().enumerate() {
+                    if is_word_char(c) {
+                        let f = if fold { fold_char(c) } else { c };
+                        let mut buf = [0u8; 4];
+                        sets[i].push(f.encode_utf8(&mut buf).as_bytes()[0]);
+                    }
+                }
+            }
+            for s in &mut sets {
+                s.sort_unstable();
+                s.dedup();
+            }
+            first.push(sets);
+            has_space.push(space);
+        }
+        LeadTable { first, has_space }
+    })
+}
+
+impl NormState {
+    /// If a character is open (its lead byte read), the bytes its writing can start with
+    /// (the first byte of the whole character, so the lead byte alone decides);
+    /// `None` when unknown (four-byte characters) or when it might write nothing at all.
+    /// Invalid continuations write U+FFFD, which starts with [`MARK`]: always included.
+    #[inline]
+    pub(crate) fn open_char_first_bytes(&self, fold: bool) -> Option<&'static [u8]> {
+        if self.need == 0 {
+            return None;
+        }
+        let lead = self.lead as u32;
+        if !(0xC2..=0xEF).contains(&lead) {
+            return None;
+        }
+        let t = lead_table();
+        let i = (lead - 0xC2) as usize;
+        if t.has_space[i] && self.after_space {
+            return None;
+        }
+        Some(&t.first[i][fold as usize])
     }
 }

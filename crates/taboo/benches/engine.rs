@@ -1,0 +1,104 @@
+//! Criterion benchmarks of the core engine on o200k_base (200,019 tokens) with dictionary
+//! ban lists of 1,000 and 10,000 words. `taboo bench` prints the same figures as one JSON
+//! line; see docs/BENCHMARKS.md.
+//!
+//! Run: `cargo bench -p taboo --bench engine` (needs `wamerican` and `hunspell-ru`).
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use taboo::workload::{dictionary_words, Language, REPLAY_TEXT};
+use taboo::{
+    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, State,
+    TiktokenEncoding, Vocabulary,
+};
+
+fn setup() -> (Arc<Vocabulary>, Vec<u32>) {
+    let vocab = Arc::new(Vocabulary::tiktoken(TiktokenEncoding::O200kBase).expect("o200k"));
+    let bpe = tiktoken_rs::o200k_base().expect("o200k encoder");
+    let tokens = bpe
+        .encode_ordinary(REPLAY_TEXT)
+        .into_iter()
+        .map(|t| t as u32)
+        .collect();
+    (vocab, tokens)
+}
+
+fn lists() -> Vec<(String, BanList)> {
+    let mut out = Vec::new();
+    for lang in [Language::English, Language::Russian, Language::Mixed] {
+        for n in [1_000, 10_000] {
+            let words = dictionary_words(lang, n).expect("dictionary (apt-get install wamerican hunspell-ru)");
+            let list = BanList::from_words(&words, EntryOptions::default()).expect("list");
+            out.push((format!("{}-{n}", lang.name()), list));
+        }
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let (vocab, tokens) = setup();
+    let lists = lists();
+
+    let mut g = c.benchmark_group("compile");
+    g.sample_size(10);
+    for (name, list) in &lists {
+        g.bench_with_input(BenchmarkId::from_parameter(name), list, |b, l| {
+            b.iter(|| Automaton::compile(l).unwrap())
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("new_state");
+    g.sample_size(10);
+    for (name, list) in lists.iter().filter(|(n, _)| n.ends_with("10000")) {
+        let a = Arc::new(Automaton::compile(list).unwrap());
+        let table = MaskTable::new(Arc::clone(&a), Arc::clone(&vocab));
+        let mut s = a.start();
+        let mut states: Vec<State> = Vec::new();
+        for &t in &tokens {
+            if let Some(bytes) = vocab.token_bytes(t) {
+                s = a.feed(&s, bytes).0;
+                table.compute(&s); // warms the per-lane constant masks
+                states.push(s.clone());
+            }
+        }
+        g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % states.len();
+                table.compute(&states[i])
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("guard_per_token");
+    g.sample_size(10);
+    for (name, list) in lists.iter().filter(|(n, _)| n.ends_with("10000")) {
+        let a = Arc::new(Automaton::compile(list).unwrap());
+        let table = Arc::new(MaskTable::new(a, Arc::clone(&vocab)));
+        let config = GuardConfig {
+            measure_mass: false,
+            ..GuardConfig::default()
+        };
+        let mut logits = vec![0.5f32; vocab.len()];
+        g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            let mut guard = Guard::new(Arc::clone(&table), config);
+            let mut i = 0;
+            b.iter(|| {
+                if i == tokens.len() {
+                    guard = Guard::new(Arc::clone(&table), config);
+                    i = 0;
+                }
+                guard.apply(&mut logits);
+                let _ = guard.advance(tokens[i]);
+                i += 1;
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
