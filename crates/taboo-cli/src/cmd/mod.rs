@@ -64,11 +64,7 @@ fn run_bench() -> CliResult {
         taboo::TiktokenEncoding::O200kBase,
     )?);
     let bpe = tiktoken_rs::o200k_base()?;
-    let tokens: Vec<u32> = bpe
-        .encode_ordinary(REPLAY_TEXT)
-        .into_iter()
-        .map(|t| t as u32)
-        .collect();
+    let tokens: Vec<u32> = bpe.encode_ordinary(REPLAY_TEXT);
     eprintln!("{} tokens", tokens.len());
     for lang in [Language::English, Language::Russian, Language::Mixed] {
         for n in [1000, 10000] {
