@@ -1,15 +1,40 @@
-mod cmd {
-    pub mod bench;
-}
-fn main() {
-    let vocab = std::sync::Arc::new(taboo::Vocabulary::tiktoken(taboo::TiktokenEncoding::O200kBase).unwrap());
-    let bpe = tiktoken_rs::o200k_base().unwrap();
-    let tokens: Vec<u32> = bpe.encode_ordinary(taboo::workload::REPLAY_TEXT).into_iter().map(|t| t as u32).collect();
-    eprintln!("{} tokens", tokens.len());
-    for lang in [taboo::workload::Language::English, taboo::workload::Language::Russian, taboo::workload::Language::Mixed] {
-        for n in [1000, 10000] {
-            let v = cmd::bench::measure_list(&vocab, &tokens, lang, n).unwrap();
-            println!("{v}");
+//! `taboo`: ban words from a language model's output. This file only parses the command line,
+//! runs the chosen subcommand and maps its outcome to an exit code; each subcommand lives in
+//! its own file under `cmd/`.
+
+mod ban_args;
+mod cmd;
+mod model_args;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Errors the subcommands return; printed as `taboo: <message>`.
+pub type CliResult<T = ExitCode> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    let cli = cmd::Cli::parse();
+    match cli.command.run() {
+        Ok(code) => code,
+        // `taboo generate ... | head -1` is a normal use, not a failure.
+        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("taboo: {e}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
 }

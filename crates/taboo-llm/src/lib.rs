@@ -1,1 +1,30 @@
-//! llama.cpp runtime (placeholder until the runtime lands).
+//! taboo-llm: run a GGUF model through llama.cpp with a ban guard editing its logits.
+//!
+//! ```text
+//! GGUF ──check_gguf_file──► LlamaEngine (Engine trait) ──vocabulary_from_engine──► taboo::Vocabulary
+//!                                │ feed / rewind
+//! prompt ──chat template──► generate: logits ─► guard.apply ─► Sampler ─► guard.advance ─► TextStream ─► sink
+//! ```
+//!
+//! Only `llama.rs` knows llama.cpp; the loop, the sampler and the vocabulary builder see the
+//! [`Engine`] trait, so the core crate and any other backend stay independent of it.
+
+mod engine;
+mod error;
+mod generate;
+mod gguf;
+mod llama;
+mod sample;
+mod stream;
+mod vocab;
+
+pub use engine::{Engine, TokenPiece};
+pub use error::{Error, Result};
+pub use generate::{
+    generate, prompt_tokens, Backtrack, FinishReason, GenerateOptions, Generation, Stats,
+};
+pub use gguf::{check_gguf_file, GgufSummary};
+pub use llama::{EngineOptions, LlamaEngine};
+pub use sample::{Rng, Sampler, SamplingConfig};
+pub use stream::TextStream;
+pub use vocab::vocabulary_from_engine;

@@ -1,0 +1,147 @@
+//! The ban flags (`--ban`, `--ban-file`, `--mode` …) and the one place where they become a
+//! guard from the core crate, so that every subcommand bans words the same way.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use taboo::{
+    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, NaiveGuard,
+    TokenId,
+};
+use taboo_llm::{Backtrack, Engine};
+
+use crate::CliResult;
+
+/// How banned words are kept out of the output.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Hard, plus rewinding out of dead ends: when the ban leaves the model cornered (" cat"
+    /// written, every ending of the word banned), the last tokens are taken back and
+    /// resampled. Same guarantee as hard, more fluent text.
+    Backtrack,
+    /// Banned continuations get probability 0, in every tokenization and letter case.
+    Hard,
+    /// Tokens that would complete a banned word get a finite logit penalty (`--penalty`).
+    Soft,
+    /// Baseline: ban the last token of the word's own tokenizations, as Hugging Face
+    /// `bad_words_ids` does. Leaks through other tokenizations.
+    Naive,
+    /// No ban at all (for comparison).
+    Off,
+}
+
+/// Which words to ban and how.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BanArgs {
+    /// A word or phrase to ban; repeat for more.
+    #[arg(long = "ban", value_name = "WORD")]
+    pub ban: Vec<String>,
+    /// A file of banned entries, one per line; `#` starts a comment line, and a line may
+    /// start with options in brackets: `[regex] colou?r`, `[case substring] NASA`.
+    #[arg(long, value_name = "FILE")]
+    pub ban_file: Option<PathBuf>,
+    /// How the ban is enforced.
+    #[arg(long, value_enum, default_value_t = Mode::Backtrack)]
+    pub mode: Mode,
+    /// Logit penalty of soft mode.
+    #[arg(long, value_name = "X", default_value_t = 10.0)]
+    pub penalty: f32,
+    /// Backtrack mode: rewind when the ban removes at least this share of the probability.
+    #[arg(long, value_name = "MASS", default_value_t = 0.5)]
+    pub backtrack_threshold: f32,
+    /// Ban only the exact letter case given (default: every case).
+    #[arg(long)]
+    pub case_sensitive: bool,
+    /// Ban the text anywhere, also inside longer words (default: whole words only, so
+    /// banning "cat" keeps "category").
+    #[arg(long)]
+    pub substring: bool,
+    /// Treat each --ban as a regular expression.
+    #[arg(long)]
+    pub regex: bool,
+}
+
+impl BanArgs {
+    /// The ban list: the lines of `--ban-file` (its own syntax, see the core crate's
+    /// `BanList` docs) plus every `--ban` with the options the flags give.
+    pub fn ban_list(&self) -> CliResult<BanList> {
+        let mut list = match &self.ban_file {
+            Some(path) => {
+                BanList::from_file(path).map_err(|e| format!("ban file {}: {e}", path.display()))?
+            }
+            None => BanList::new(),
+        };
+        for word in &self.ban {
+            let options = EntryOptions {
+                regex: self.regex,
+                case_sensitive: self.case_sensitive,
+                whole_word: !self.substring,
+            };
+            list.add(word, options)
+                .map_err(|e| format!("cannot ban {word:?}: {e}"))?;
+        }
+        Ok(list)
+    }
+
+    /// Backtracking settings: on in backtrack mode (and only when something is banned).
+    pub fn backtrack(&self) -> Option<Backtrack> {
+        (self.mode == Mode::Backtrack).then(|| Backtrack {
+            threshold: self.backtrack_threshold,
+            ..Backtrack::default()
+        })
+    }
+
+    /// Builds the guard for `engine`'s vocabulary, or `None` when nothing is banned.
+    pub fn guard(&self, engine: &dyn Engine) -> CliResult<Option<Box<dyn LogitsGuard>>> {
+        let list = self.ban_list()?;
+        if list.is_empty() || self.mode == Mode::Off {
+            return Ok(None);
+        }
+        let vocab = Arc::new(taboo_llm::vocabulary_from_engine(engine));
+        if self.mode == Mode::Naive {
+            // The baseline knows words, not patterns: regex entries are passed as written.
+            let words: Vec<String> = list
+                .entries()
+                .iter()
+                .map(|e| e.text().to_string())
+                .collect();
+            let seqs = naive_sequences(engine, &words);
+            return Ok(Some(Box::new(NaiveGuard::new(vocab, seqs))));
+        }
+        let automaton = Arc::new(Automaton::compile(&list)?);
+        let table = Arc::new(MaskTable::new(automaton, vocab));
+        let mode = match self.mode {
+            Mode::Soft => taboo::Mode::Soft {
+                penalty: self.penalty,
+                partial_penalty: 0.0,
+            },
+            _ => taboo::Mode::Hard,
+        };
+        let config = GuardConfig {
+            mode,
+            ..GuardConfig::default()
+        };
+        Ok(Some(Box::new(Guard::new(table, config))))
+    }
+}
+
+/// The spellings the naive baseline bans, as `bad_words_ids` users write them: the word as
+/// given, Capitalised and UPPER-case, each with and without a leading space, tokenized by the
+/// model's own tokenizer. Other letter cases ("Cat" banned, "cat" written) and other
+/// tokenizations go through — that is the point of the baseline.
+pub fn naive_sequences(engine: &dyn Engine, words: &[String]) -> Vec<Vec<TokenId>> {
+    let mut seqs: Vec<Vec<TokenId>> = Vec::new();
+    for word in words {
+        let mut capital: String = word.chars().take(1).flat_map(char::to_uppercase).collect();
+        capital.extend(word.chars().skip(1));
+        for form in [word.clone(), capital, word.to_uppercase()] {
+            for text in [form.clone(), format!(" {form}")] {
+                let ids = engine.tokenize(&text, false);
+                if !ids.is_empty() && !seqs.contains(&ids) {
+                    seqs.push(ids);
+                }
+            }
+        }
+    }
+    seqs
+}

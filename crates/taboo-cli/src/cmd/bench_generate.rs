@@ -1,0 +1,159 @@
+//! `taboo bench-generate`: what a ban list costs in generation speed, side by side in one
+//! run — unconstrained, then with growing lists of dictionary words — on the same model,
+//! prompt and settings. Rounds are interleaved so that machine noise hits every column alike.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use taboo::workload::{dictionary_words, Language};
+use taboo::{Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable};
+use taboo_llm::{generate, vocabulary_from_engine, GenerateOptions};
+
+use crate::model_args::ModelArgs;
+use crate::CliResult;
+
+/// Measure generation speed unconstrained and with 1,000 and 10,000 banned words.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    taboo bench-generate\n  \
+    taboo bench-generate --words 0,100,1000,10000 --rounds 5 --max-tokens 200\n  \
+    taboo bench-generate --model models/gemma-3-270m-q4_k_m.gguf --raw --prompt 'Once upon a time'\n\n\
+    Word lists are spread evenly over /usr/share/dict/words (apt-get install wamerican).\n\
+    Speeds are medians over the rounds; the decoding loop only (prefill excluded).")]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Ban-list sizes to compare, comma-separated; 0 is the unconstrained run.
+    #[arg(long, value_name = "N,N,…", value_delimiter = ',', default_values_t = [0, 1000, 10000])]
+    words: Vec<usize>,
+    /// Tokens generated per run.
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    max_tokens: usize,
+    /// Runs per list size (the median is reported).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    rounds: usize,
+    /// The prompt (chat-templated).
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "Write a long story about a sailor who crosses the sea to find his lost brother."
+    )]
+    prompt: String,
+    /// Continue the prompt as plain text (base models such as Gemma 3 270M have no chat
+    /// template).
+    #[arg(long)]
+    raw: bool,
+}
+
+struct Column {
+    words: usize,
+    table: Option<Arc<MaskTable>>,
+    compile_ms: f64,
+    speeds: Vec<f64>,
+    guard_us: Vec<f64>,
+    masked: usize,
+    tokens: usize,
+}
+
+/// Runs `taboo bench-generate`.
+pub fn run(args: Args) -> CliResult {
+    let mut engine = args.model.load()?;
+    let vocab = Arc::new(vocabulary_from_engine(&engine));
+    let largest = args.words.iter().copied().max().unwrap_or(0);
+    let dictionary = if largest > 0 {
+        dictionary_words(Language::English, largest)?
+    } else {
+        Vec::new()
+    };
+    let mut columns = Vec::new();
+    for &n in &args.words {
+        let (table, compile_ms) = if n == 0 {
+            (None, 0.0)
+        } else {
+            let t0 = Instant::now();
+            // Every n-th word of the largest list, so each list is spread over the dictionary.
+            let step = largest as f64 / n as f64;
+            let words = (0..n).map(|i| dictionary[(i as f64 * step) as usize].as_str());
+            let list = BanList::from_words(words, EntryOptions::default())?;
+            let automaton = Arc::new(Automaton::compile(&list)?);
+            let table = Arc::new(MaskTable::new(automaton, vocab.clone()));
+            (Some(table), t0.elapsed().as_secs_f64() * 1e3)
+        };
+        columns.push(Column {
+            words: n,
+            table,
+            compile_ms,
+            speeds: Vec::new(),
+            guard_us: Vec::new(),
+            masked: 0,
+            tokens: 0,
+        });
+    }
+    let options = GenerateOptions {
+        max_tokens: args.max_tokens,
+        raw: args.raw,
+        ..GenerateOptions::default()
+    };
+    let never = AtomicBool::new(false);
+    // Measuring removed mass is a softmax over the whole vocabulary per step: a diagnostic
+    // for `generate --json`, not part of what a ban costs.
+    let config = GuardConfig {
+        measure_mass: false,
+        ..GuardConfig::default()
+    };
+    for _ in 0..args.rounds.max(1) {
+        for col in &mut columns {
+            let mut guard = col.table.as_ref().map(|t| Guard::new(t.clone(), config));
+            let out = generate(
+                &mut engine,
+                guard.as_mut().map(|g| g as &mut dyn LogitsGuard),
+                &args.prompt,
+                &options,
+                &mut |_| Ok(()),
+                &never,
+            )?;
+            col.speeds.push(out.stats.tokens_per_second);
+            col.guard_us.push(out.stats.guard_us_per_token);
+            col.masked += out.stats.masked_steps;
+            col.tokens += out.stats.generated_tokens;
+        }
+    }
+
+    let base = columns
+        .iter()
+        .find(|c| c.words == 0)
+        .map(|c| median(&c.speeds));
+    println!(
+        "model {} · {} threads · {} tokens × {} rounds (medians) · hard mode, mass not measured",
+        args.model.path().display(),
+        args.model.threads,
+        args.max_tokens,
+        args.rounds.max(1)
+    );
+    println!(
+        "{:>13} {:>11} {:>9} {:>9} {:>15} {:>13}",
+        "banned words", "compile ms", "tok/s", "vs none", "guard µs/token", "masked steps"
+    );
+    for col in &columns {
+        let speed = median(&col.speeds);
+        let ratio = base.map_or(String::from("-"), |b| format!("{:.1}%", 100.0 * speed / b));
+        println!(
+            "{:>13} {:>11.1} {:>9.1} {:>9} {:>15.1} {:>12.1}%",
+            col.words,
+            col.compile_ms,
+            speed,
+            ratio,
+            median(&col.guard_us),
+            100.0 * col.masked as f64 / col.tokens.max(1) as f64
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}

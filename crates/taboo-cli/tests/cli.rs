@@ -1,0 +1,301 @@
+//! The `taboo` binary, run for real: bad input must end in a clear message and a non-zero exit
+//! (never a panic or a C++ abort), and bans must hold on the real SmolLM2 model.
+//!
+//! Tests that load a model take `MODEL_LOCK` so that only one model runs at a time (two
+//! 2-thread llama.cpp processes on 2 cores slow each other down 4×). A missing model fails
+//! with instructions; nothing is skipped silently.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+static MODEL_LOCK: Mutex<()> = Mutex::new(());
+
+const MEOW: &str = "What animal says \"meow\"? Answer in one sentence.";
+
+fn taboo() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_taboo"));
+    c.stdin(Stdio::null());
+    c
+}
+
+fn smollm2() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/SmolLM2-135M-Instruct-Q4_1.gguf");
+    assert!(
+        path.is_file(),
+        "model {} is missing: run scripts/fetch-models.sh first",
+        path.display()
+    );
+    path
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("taboo-cli-{}-{name}", std::process::id()));
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+    path
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Fails unless the run ended with exit code 1 and one `taboo: ` line naming `needle`.
+fn assert_clean_failure(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert!(err.starts_with("taboo: "), "stderr: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    assert!(!err.contains("panicked"), "stderr: {err}");
+}
+
+fn json_run(args: &[&str]) -> serde_json::Value {
+    let model = smollm2();
+    let o = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(&model)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "exactly one JSON line: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Case-insensitive whole-word search, the way the ban is defined.
+fn has_word(text: &str, word: &str) -> bool {
+    let text = text.to_lowercase();
+    let word = word.to_lowercase();
+    let bytes = text.as_bytes();
+    text.match_indices(&word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        let _ = bytes;
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+#[test]
+fn help_has_examples_on_every_command() {
+    for args in [
+        &["--help"][..],
+        &["generate", "--help"],
+        &["bench-generate", "--help"],
+    ] {
+        let o = taboo().args(args).output().unwrap();
+        assert!(o.status.success());
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("Examples:"), "{args:?}: {out}");
+    }
+}
+
+#[test]
+fn missing_model_says_how_to_fetch_it() {
+    let o = taboo()
+        .args(["generate", "--model", "/nonexistent/model.gguf", "hi"])
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "scripts/fetch-models.sh");
+}
+
+#[test]
+fn a_text_file_is_not_a_model() {
+    let path = temp_file("text.gguf", b"this is a text file, not a model\n");
+    let o = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(&path)
+        .arg("hi")
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "GGUF magic");
+}
+
+#[test]
+fn a_truncated_model_is_refused() {
+    let full = std::fs::read(smollm2()).unwrap();
+    for keep in [10, full.len() / 50, full.len() / 2, full.len() - 1] {
+        let path = temp_file("cut.gguf", &full[..keep]);
+        let o = taboo()
+            .arg("generate")
+            .arg("--model")
+            .arg(&path)
+            .arg("hi")
+            .output()
+            .unwrap();
+        assert_clean_failure(&o, "truncated");
+    }
+}
+
+#[test]
+fn an_unknown_architecture_is_named() {
+    // A well-formed GGUF whose architecture llama.cpp has never heard of.
+    let mut v = b"GGUF".to_vec();
+    v.extend_from_slice(&3u32.to_le_bytes());
+    v.extend_from_slice(&0u64.to_le_bytes());
+    v.extend_from_slice(&1u64.to_le_bytes());
+    let key = "general.architecture";
+    v.extend_from_slice(&(key.len() as u64).to_le_bytes());
+    v.extend_from_slice(key.as_bytes());
+    v.extend_from_slice(&8u32.to_le_bytes());
+    let arch = "nosucharch";
+    v.extend_from_slice(&(arch.len() as u64).to_le_bytes());
+    v.extend_from_slice(arch.as_bytes());
+    let path = temp_file("arch.gguf", &v);
+    let o = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(&path)
+        .arg("hi")
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "architecture 'nosucharch'");
+}
+
+#[test]
+fn a_prompt_longer_than_the_context_is_refused() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let prompt = "word ".repeat(200);
+    let o = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(smollm2())
+        .args(["--ctx-size", "64", &prompt])
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "--ctx-size");
+}
+
+#[test]
+fn unwritable_output_is_an_error_and_a_closed_pipe_is_not() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let model = smollm2();
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let o = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(&model)
+        .args(["--max-tokens", "8", MEOW])
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "cannot write output");
+
+    // `taboo generate … | head -c0`: the reader is gone before the first token.
+    let mut child = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(&model)
+        .args(["--max-tokens", "8", MEOW])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "stderr: {}", stderr(&o));
+}
+
+#[test]
+fn prompt_from_stdin_and_json_shape() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut child = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(smollm2())
+        .args(["--json", "--max-tokens", "5", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(MEOW.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["finish_reason"], "length");
+    assert_eq!(v["tokens"].as_array().unwrap().len(), 5);
+    for key in [
+        "prompt_tokens",
+        "generated_tokens",
+        "masked_steps",
+        "removed_mass",
+        "tokens_per_second",
+        "guard_us_per_token",
+    ] {
+        assert!(v["stats"][key].is_number(), "stats.{key} missing: {v}");
+    }
+}
+
+#[test]
+fn banning_cat_removes_it_and_keeps_an_answer() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let free = json_run(&["--max-tokens", "60", MEOW]);
+    let free_text = free["text"].as_str().unwrap();
+    assert!(has_word(free_text, "cat"), "unconstrained: {free_text:?}");
+
+    let banned = json_run(&["--max-tokens", "60", "--ban", "cat", MEOW]);
+    let text = banned["text"].as_str().unwrap();
+    assert!(!has_word(text, "cat"), "banned run leaked: {text:?}");
+    assert!(text.split_whitespace().count() >= 3, "banned run: {text:?}");
+    assert!(text.is_ascii(), "expected English: {text:?}");
+    assert!(banned["stats"]["masked_steps"].as_u64().unwrap() > 0);
+    assert_eq!(banned["stats"]["violations"], 0);
+}
+
+#[test]
+fn naive_token_bans_leak_where_hard_bans_hold() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    // Banning "Cat": the naive baseline bans the token spellings of "Cat", " Cat", "CAT",
+    // " CAT" and the model simply writes " cat"; the automaton bans every letter case.
+    let run = |mode: &str| {
+        let v = json_run(&["--max-tokens", "60", "--ban", "Cat", "--mode", mode, MEOW]);
+        v["text"].as_str().unwrap().to_string()
+    };
+    let naive = run("naive");
+    assert!(
+        has_word(&naive, "cat"),
+        "naive was expected to leak: {naive:?}"
+    );
+    for mode in ["hard", "backtrack"] {
+        let text = run(mode);
+        assert!(!has_word(&text, "cat"), "{mode} leaked: {text:?}");
+        assert!(!text.trim().is_empty());
+    }
+}
+
+#[test]
+fn backtracking_keeps_the_banned_word_out_without_gluing_words() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    // Hard mode alone writes "catmongoose": " cat" is allowed (it might become " cats"),
+    // then every word ending is banned. Backtracking rewinds " cat" instead.
+    let v = json_run(&[
+        "--max-tokens",
+        "60",
+        "--ban",
+        "cat",
+        "--mode",
+        "backtrack",
+        MEOW,
+    ]);
+    let text = v["text"].as_str().unwrap();
+    let glued = text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w.starts_with("cat"));
+    assert!(!glued, "{text:?}");
+    assert!(v["stats"]["backtracks"].as_u64().unwrap() >= 1, "{v}");
+}

@@ -1,0 +1,252 @@
+//! [`Engine`] over llama.cpp, through the `llama-cpp-2` crate. This is the only file that names
+//! llama.cpp; everything above it sees token ids, bytes and `&[f32]` logits.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token_type::LlamaTokenAttr;
+use taboo::TokenId;
+
+use crate::engine::{Engine, TokenPiece};
+use crate::gguf::check_gguf_file;
+use crate::{Error, Result};
+
+/// How to load a model.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// CPU threads for decoding and prompt processing. Two by default: more threads than cores
+    /// makes llama.cpp's spinning workers fight, which was measured to cut speed 4×.
+    pub threads: usize,
+    /// Context window in tokens (prompt plus output). 2048 by default.
+    pub context_size: usize,
+    /// Let llama.cpp print its own log to stderr. Off by default.
+    pub verbose: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            threads: 2,
+            context_size: 2048,
+            verbose: false,
+        }
+    }
+}
+
+/// A GGUF model loaded into llama.cpp with one sequence of KV cache.
+///
+/// ```no_run
+/// use taboo_llm::{Engine, EngineOptions, LlamaEngine};
+/// let mut engine = LlamaEngine::load("models/SmolLM2-135M-Instruct-Q4_1.gguf".as_ref(),
+///                                    &EngineOptions::default())?;
+/// let prompt = engine.tokenize("The capital of France is", true);
+/// let logits = engine.feed(&prompt)?;
+/// assert_eq!(logits.len(), engine.vocab_size());
+/// # Ok::<(), taboo_llm::Error>(())
+/// ```
+pub struct LlamaEngine {
+    // Field order is drop order, and it matters: the context and batch point into the model's
+    // C++ objects, so they go first. The `'static` is a lie told once, in `load`, and kept
+    // honest by owning the model in the same struct (boxed, so its address never moves).
+    ctx: LlamaContext<'static>,
+    batch: LlamaBatch<'static>,
+    model: Box<LlamaModel>,
+    batch_size: usize,
+    context_size: usize,
+    vocab_size: usize,
+    position: usize,
+}
+
+/// llama.cpp allows one backend initialisation per process; every engine shares it.
+fn backend() -> Result<&'static LlamaBackend> {
+    static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| LlamaBackend::init().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| Error::Context(format!("llama.cpp backend: {e}")))
+}
+
+/// Routes llama.cpp's log: its default prints every tensor to stderr, which buries the answer.
+fn set_logging(verbose: bool) {
+    unsafe extern "C" fn discard(
+        _level: llama_cpp_sys_2::ggml_log_level,
+        _text: *const std::os::raw::c_char,
+        _user_data: *mut std::os::raw::c_void,
+    ) {
+    }
+    let callback: llama_cpp_sys_2::ggml_log_callback = if verbose { None } else { Some(discard) };
+    // SAFETY: `llama_log_set` stores a plain function pointer (or restores the default for
+    // null); `discard` touches nothing and lives for the whole program.
+    unsafe { llama_cpp_sys_2::llama_log_set(callback, std::ptr::null_mut()) };
+}
+
+impl LlamaEngine {
+    /// Loads a GGUF model. The file is checked in Rust first (see [`check_gguf_file`]), so a
+    /// missing, foreign or truncated file gives an [`Error`] instead of reaching llama.cpp.
+    pub fn load(path: &Path, options: &EngineOptions) -> Result<LlamaEngine> {
+        let summary = check_gguf_file(path)?;
+        set_logging(options.verbose);
+        let backend = backend()?;
+        let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+            .map_err(|_| Error::ModelLoad {
+                path: path.to_path_buf(),
+                architecture: summary.architecture.clone(),
+            })?;
+        let model = Box::new(model);
+        let context_size = options.context_size.clamp(16, 1 << 20);
+        let batch_size = context_size.min(512);
+        let threads = options.threads.clamp(1, 256) as i32;
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(context_size as u32))
+            .with_n_batch(batch_size as u32)
+            .with_n_ubatch(batch_size as u32)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let ctx = model
+            .new_context(backend, params)
+            .map_err(|e| Error::Context(e.to_string()))?;
+        // SAFETY: the context borrows `*model`, a heap allocation owned by the returned struct
+        // and dropped after the context (field order above); it is never moved out or replaced.
+        let ctx: LlamaContext<'static> = unsafe { std::mem::transmute(ctx) };
+        let vocab_size = model.n_vocab().max(0) as usize;
+        Ok(LlamaEngine {
+            ctx,
+            batch: LlamaBatch::new(batch_size, 1),
+            model,
+            batch_size,
+            context_size,
+            vocab_size,
+            position: 0,
+        })
+    }
+
+    /// Architecture name from the model's metadata (`llama`, `gemma3` …).
+    pub fn architecture(&self) -> Option<String> {
+        self.model.meta_val_str("general.architecture").ok()
+    }
+}
+
+impl Engine for LlamaEngine {
+    fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    fn context_size(&self) -> usize {
+        self.context_size
+    }
+
+    fn position(&self) -> usize {
+        self.position
+    }
+
+    fn feed(&mut self, tokens: &[TokenId]) -> Result<&[f32]> {
+        if tokens.is_empty() {
+            return Err(Error::Decode("no tokens to feed".into()));
+        }
+        if self.position + tokens.len() > self.context_size {
+            return Err(Error::PromptTooLong {
+                tokens: self.position + tokens.len(),
+                context: self.context_size,
+            });
+        }
+        for chunk in tokens.chunks(self.batch_size) {
+            self.batch.clear();
+            let last = chunk.len() - 1;
+            for (i, &t) in chunk.iter().enumerate() {
+                if t as usize >= self.vocab_size {
+                    return Err(Error::Decode(format!("token id {t} is out of range")));
+                }
+                self.batch
+                    .add(LlamaToken(t as i32), self.position as i32, &[0], i == last)
+                    .map_err(|e| Error::Decode(e.to_string()))?;
+                self.position += 1;
+            }
+            if let Err(e) = self.ctx.decode(&mut self.batch) {
+                // The cache may hold part of the chunk now; drop it so the sequence stays
+                // what `position` says.
+                self.position -= chunk.len();
+                let _ = self
+                    .ctx
+                    .kv_cache_seq_rm(0, Some(self.position as u32), None);
+                return Err(Error::Decode(e.to_string()));
+            }
+        }
+        Ok(self.ctx.get_logits_ith(self.batch.n_tokens() - 1))
+    }
+
+    fn rewind(&mut self, n: usize) -> Result<()> {
+        if n > self.position {
+            return Err(Error::Rewind(format!(
+                "asked for {n} tokens, the sequence holds {}",
+                self.position
+            )));
+        }
+        let keep = self.position - n;
+        self.ctx
+            .kv_cache_seq_rm(0, Some(keep as u32), None)
+            .map_err(|e| Error::Rewind(e.to_string()))?;
+        self.position = keep;
+        Ok(())
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        self.ctx.clear_kv_cache();
+        self.position = 0;
+        Ok(())
+    }
+
+    fn tokenize(&self, text: &str, special: bool) -> Vec<TokenId> {
+        let vocab = self.model.vocab();
+        let mut ids: Vec<TokenId> = vocab
+            .tokenize(text.as_bytes(), special, special)
+            .into_iter()
+            .map(|t| t.0 as TokenId)
+            .collect();
+        // Chat templates that write BOS themselves (Gemma's does) would get a second one from
+        // `add_special`; a doubled BOS measurably changes the output.
+        let bos = vocab.bos().0 as TokenId;
+        if special && ids.len() >= 2 && ids[0] == bos && ids[1] == bos {
+            ids.remove(0);
+        }
+        ids
+    }
+
+    fn token_piece(&self, id: TokenId) -> TokenPiece {
+        let vocab = self.model.vocab();
+        let token = LlamaToken(id as i32);
+        let attrs = vocab.attr(token).0;
+        let not_text = LlamaTokenAttr::Control | LlamaTokenAttr::Unknown | LlamaTokenAttr::Unused;
+        if attrs.is_empty() || attrs.intersects(not_text) {
+            let name = vocab
+                .text(token)
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            TokenPiece::Special(name)
+        } else {
+            TokenPiece::Text(vocab.token_to_piece(token, false, None))
+        }
+    }
+
+    fn is_end_of_generation(&self, id: TokenId) -> bool {
+        self.model.vocab().is_eog(LlamaToken(id as i32))
+    }
+
+    fn chat_prompt(&self, user: &str) -> Result<String> {
+        let template = self.model.chat_template(None).map_err(|_| {
+            Error::ChatTemplate("the model has none (base models often don't)".into())
+        })?;
+        let message = LlamaChatMessage::new("user".into(), user.into())
+            .map_err(|_| Error::ChatTemplate("the prompt contains a NUL byte".into()))?;
+        self.model
+            .apply_chat_template(&template, &[message], true)
+            .map_err(|e| Error::ChatTemplate(format!("llama.cpp does not know it: {e}")))
+    }
+}
