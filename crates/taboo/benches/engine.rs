@@ -16,11 +16,7 @@ use taboo::{
 fn setup() -> (Arc<Vocabulary>, Vec<u32>) {
     let vocab = Arc::new(Vocabulary::tiktoken(TiktokenEncoding::O200kBase).expect("o200k"));
     let bpe = tiktoken_rs::o200k_base().expect("o200k encoder");
-    let tokens = bpe
-        .encode_ordinary(REPLAY_TEXT)
-        .into_iter()
-        .map(|t| t as u32)
-        .collect();
+    let tokens = bpe.encode_ordinary(REPLAY_TEXT);
     (vocab, tokens)
 }
 
@@ -28,7 +24,8 @@ fn lists() -> Vec<(String, BanList)> {
     let mut out = Vec::new();
     for lang in [Language::English, Language::Russian, Language::Mixed] {
         for n in [1_000, 10_000] {
-            let words = dictionary_words(lang, n).expect("dictionary (apt-get install wamerican hunspell-ru)");
+            let words = dictionary_words(lang, n)
+                .expect("dictionary (apt-get install wamerican hunspell-ru)");
             let list = BanList::from_words(&words, EntryOptions::default()).expect("list");
             out.push((format!("{}-{n}", lang.name()), list));
         }

@@ -12,7 +12,13 @@ fn main() {
         t.compute(&s);
         let n = 50;
         let i = Instant::now();
-        for _ in 0..n { std::hint::black_box(t.compute(&s)); }
-        println!("{text:?}: {:.1} us  threads={:?}", i.elapsed().as_secs_f64() * 1e6 / n as f64, s);
+        for _ in 0..n {
+            std::hint::black_box(t.compute(&s));
+        }
+        println!(
+            "{text:?}: {:.1} us  threads={:?}",
+            i.elapsed().as_secs_f64() * 1e6 / n as f64,
+            s
+        );
     }
 }

@@ -27,15 +27,15 @@ pub mod vocab;
 pub mod workload;
 
 pub use automaton::{Automaton, CompileOptions, State};
-pub use bitset::TokenSet;
-pub use mask::{MaskStats, MaskTable, Masks, DEFAULT_CACHE_BUDGET};
-pub use trie::TokenTrie;
 pub use banlist::{BanEntry, BanList, EntryOptions};
+pub use bitset::TokenSet;
 pub use error::{BanError, BanErrorKind};
 pub use guard::{Guard, GuardConfig, Mode};
-pub use logits::softmax;
-pub use naive::NaiveGuard;
 pub use guard_api::{Applied, LogitsGuard, RollbackError, Violation};
+pub use logits::softmax;
+pub use mask::{MaskStats, MaskTable, Masks, DEFAULT_CACHE_BUDGET};
+pub use naive::NaiveGuard;
+pub use trie::TokenTrie;
 #[cfg(feature = "tiktoken")]
 pub use vocab::TiktokenEncoding;
 pub use vocab::{GgufMetadata, TokenId, VocabError, Vocabulary, VocabularyBuilder};

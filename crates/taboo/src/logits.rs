@@ -170,7 +170,10 @@ mod tests {
         while x <= 0.0 {
             let want = (x as f64).exp();
             let got = exp_nonpositive(x) as f64;
-            assert!((got - want).abs() <= want * 3e-7, "exp({x}) = {got}, want {want}");
+            assert!(
+                (got - want).abs() <= want * 3e-7,
+                "exp({x}) = {got}, want {want}"
+            );
             x += 0.0137;
         }
         assert_eq!(exp_nonpositive(f32::NEG_INFINITY), exp_nonpositive(-87.0));
@@ -187,6 +190,9 @@ mod tests {
         }
         let applied = e.finish();
         let want: f32 = (0..1000).step_by(7).map(|t| p[t]).sum();
-        assert!((applied.removed_mass - want).abs() < 1e-5, "{applied:?} vs {want}");
+        assert!(
+            (applied.removed_mass - want).abs() < 1e-5,
+            "{applied:?} vs {want}"
+        );
     }
 }

@@ -16,7 +16,8 @@ fn check(data: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-const SEED: &str = "# list\ncat\n[regex] colou?r\n[case substring] Ab\n\\#x\nice cream\n[regex] к[оа]т+\n";
+const SEED: &str =
+    "# list\ncat\n[regex] colou?r\n[case substring] Ab\n\\#x\nice cream\n[regex] к[оа]т+\n";
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]

@@ -56,7 +56,11 @@ const CASES: &[(&str, &str, bool)] = &[
     ("[regex] кошк\\w*", "Кошками", true),
     ("[regex] кошк\\w*", "окошко", false),
     ("[regex substring] \\d{3}-\\d{4}", "call 555-1234 now", true),
-    ("[regex substring] \\d{3}-\\d{4}", "call 555 1234 now", false),
+    (
+        "[regex substring] \\d{3}-\\d{4}",
+        "call 555 1234 now",
+        false,
+    ),
     ("[regex] ice\\s+cream", "ice \t cream", true),
     ("[regex] (?:cat|dog)s?", "Dogs!", true),
     ("[regex] (?:cat|dog)s?", "dogsled", false),
@@ -109,7 +113,11 @@ fn truth_table_every_engine_every_split() {
         let list = BanList::parse(ban).unwrap();
         for (name, a) in engines(&list) {
             let bytes = text.as_bytes();
-            assert_eq!(a.is_match(bytes), expected, "{name}: ban {ban:?} on {text:?}");
+            assert_eq!(
+                a.is_match(bytes),
+                expected,
+                "{name}: ban {ban:?} on {text:?}"
+            );
             let by_byte = vec![1; bytes.len()];
             assert_eq!(
                 feed_in_pieces(&a, bytes, &by_byte),

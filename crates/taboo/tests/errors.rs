@@ -36,7 +36,10 @@ fn invalid_regex_reports_the_position() {
     assert_eq!(e.line(), Some(2));
     let msg = e.to_string();
     assert!(msg.contains("unclosed group"), "{msg}");
-    assert!(msg.contains("^"), "the message points at the position: {msg}");
+    assert!(
+        msg.contains("^"),
+        "the message points at the position: {msg}"
+    );
 }
 
 #[test]
@@ -52,7 +55,10 @@ fn regex_matching_the_empty_string_would_ban_everything() {
 fn anchors_and_word_boundaries_are_refused() {
     for re in ["^cat", "cat$", r"\bcat\b"] {
         let e = parse_err(&format!("[regex] {re}"));
-        assert!(matches!(e.kind(), BanErrorKind::UnsupportedRegex(_)), "{re}");
+        assert!(
+            matches!(e.kind(), BanErrorKind::UnsupportedRegex(_)),
+            "{re}"
+        );
         assert!(e.to_string().contains("whole words by default"), "{e}");
     }
 }

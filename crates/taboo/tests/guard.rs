@@ -13,8 +13,7 @@
 use std::sync::Arc;
 
 use taboo::{
-    Automaton, BanList, Guard, GuardConfig, LogitsGuard, MaskTable, Mode, NaiveGuard,
-    Vocabulary,
+    Automaton, BanList, Guard, GuardConfig, LogitsGuard, MaskTable, Mode, NaiveGuard, Vocabulary,
 };
 
 const CAT: u32 = 0;
@@ -29,7 +28,6 @@ const BE: u32 = 8;
 const SHKA: u32 = 9;
 const CAT_TITLE: u32 = 10;
 const K: u32 = 11;
-const KA: u32 = 12;
 const KOSH: u32 = 13;
 const S: u32 = 14;
 const IS: u32 = 15;
@@ -110,7 +108,10 @@ fn every_spelling_is_caught() {
         assert!(forbidden(&mut g).contains(&DOT), "{path:?}");
         assert!(!forbidden(&mut g).contains(&S), "{path:?}: cats is allowed");
         assert!(g.clone().advance(DOT).is_err());
-        assert!(g.clone().advance(EOS).is_err(), "EOS after the word is a leak");
+        assert!(
+            g.clone().advance(EOS).is_err(),
+            "EOS after the word is a leak"
+        );
         assert!(g.clone().advance(S).is_ok());
     }
 }
@@ -134,7 +135,10 @@ fn tokens_that_split_a_cyrillic_letter() {
     let mut g2 = g.clone();
     g2.advance(D0).unwrap();
     assert!(!forbidden(&mut g2).contains(&BA_D0));
-    assert!(forbidden(&mut g2).contains(&EOS), "an unfinished character at the end is U+FFFD");
+    assert!(
+        forbidden(&mut g2).contains(&EOS),
+        "an unfinished character at the end is U+FFFD"
+    );
     assert!(forbidden(&mut g2).contains(&DOT));
     // Special tokens that do not end generation are never text.
     assert!(!forbidden(&mut g).contains(&PAD));
@@ -227,7 +231,10 @@ fn naive_baseline_leaks_other_spellings() {
     let mut logits = vec![0.0f32; vocab().len()];
     naive.apply(&mut logits);
     assert_eq!(logits[CAT as usize], f32::NEG_INFINITY);
-    assert_eq!(logits[CAT_TITLE as usize], 0.0, "the naive ban is case-sensitive");
+    assert_eq!(
+        logits[CAT_TITLE as usize], 0.0,
+        "the naive ban is case-sensitive"
+    );
     naive.advance(CAT_TITLE).unwrap();
     naive.advance(DOT).unwrap(); // " Cat." went through
     naive.rollback(2).unwrap();

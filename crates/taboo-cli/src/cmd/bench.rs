@@ -17,8 +17,8 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use taboo::workload::{dictionary_words, Language, REPLAY_TEXT};
 use taboo::{
-    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable,
-    TiktokenEncoding, TokenId, Vocabulary,
+    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, TiktokenEncoding,
+    TokenId, Vocabulary,
 };
 
 use crate::CliResult;
@@ -70,7 +70,7 @@ pub fn run(args: Args) -> CliResult {
         .iter()
         .map(|l| parse_language(l))
         .collect::<Result<Vec<_>, _>>()?;
-    if args.words.iter().any(|&n| n == 0) {
+    if args.words.contains(&0) {
         return Err("--words: list sizes must be at least 1".into());
     }
     let vocab = Arc::new(Vocabulary::tiktoken(args.vocab)?);
@@ -83,14 +83,15 @@ pub fn run(args: Args) -> CliResult {
     for &language in &languages {
         for &n in &args.words {
             let r = measure_list(&vocab, &tokens, language, n)?;
+            let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
             eprintln!(
-                "{:<7} {:>6} {:>10} {:>14} {:>16} {:>10}",
+                "{:<7} {:>6} {:>10.2} {:>14.1} {:>16.2} {:>10.1}",
                 language.name(),
                 n,
-                r["compile_ms"],
-                r["new_state_us_median"],
-                r["guard_us_per_token_median"],
-                r["memory_mb"]
+                f("compile_ms"),
+                f("new_state_us_median"),
+                f("guard_us_per_token_median"),
+                f("memory_mb")
             );
             lists.push(r);
         }
@@ -114,11 +115,7 @@ fn replay_tokens(encoding: TiktokenEncoding) -> CliResult<Vec<TokenId>> {
         _ => tiktoken_rs::o200k_base(),
     }
     .map_err(|e| format!("cannot load the {} encoder: {e}", encoding.name()))?;
-    Ok(bpe
-        .encode_ordinary(REPLAY_TEXT)
-        .into_iter()
-        .map(|t| t as TokenId)
-        .collect())
+    Ok(bpe.encode_ordinary(REPLAY_TEXT))
 }
 
 /// Peak resident memory of this process (Linux), in MB.

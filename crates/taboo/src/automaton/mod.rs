@@ -31,7 +31,7 @@ pub(crate) const DEAD: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub(crate) enum Engine {
     Literal(LiteralEngine),
-    Regex(RegexEngine),
+    Regex(Box<RegexEngine>),
 }
 
 impl Engine {
@@ -291,7 +291,10 @@ impl Automaton {
                 lanes.push(Lane::new(fold, Engine::Literal(engine)));
             }
             if !hirs.is_empty() {
-                lanes.push(Lane::new(fold, Engine::Regex(RegexEngine::new(&hirs)?)));
+                lanes.push(Lane::new(
+                    fold,
+                    Engine::Regex(Box::new(RegexEngine::new(&hirs)?)),
+                ));
             }
         }
         Ok(Automaton {

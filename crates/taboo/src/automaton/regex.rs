@@ -77,7 +77,7 @@ impl RegexEngine {
     }
 
     #[inline]
-    fn from_dfa(&self, id: StateID) -> u32 {
+    fn id_from_dfa(&self, id: StateID) -> u32 {
         if id == self.start {
             START
         } else if self.dfa.is_dead_state(id) {
@@ -89,7 +89,7 @@ impl RegexEngine {
 
     #[inline]
     pub(crate) fn next(&self, s: u32, b: u8) -> u32 {
-        self.from_dfa(self.dfa.next_state(self.to_dfa(s), b))
+        self.id_from_dfa(self.dfa.next_state(self.to_dfa(s), b))
     }
 
     /// A match ends at the last byte consumed (the DFA reports matches one byte late, so
@@ -127,9 +127,7 @@ pub(crate) fn translate(hir: &Hir, fold: bool) -> Hir {
         }),
         HirKind::Capture(c) => translate(&c.sub, fold),
         HirKind::Concat(v) => Hir::concat(v.iter().map(|h| translate(h, fold)).collect()),
-        HirKind::Alternation(v) => {
-            Hir::alternation(v.iter().map(|h| translate(h, fold)).collect())
-        }
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(|h| translate(h, fold)).collect()),
     }
 }
 

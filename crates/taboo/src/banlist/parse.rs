@@ -14,8 +14,9 @@ pub(crate) fn parse_line(line: &str, number: usize) -> Result<Option<BanEntry>, 
         rest
     } else if let Some(rest) = trimmed.strip_prefix('[') {
         let Some(close) = rest.find(']') else {
-            return Err(BanError::new(BanErrorKind::UnknownOption(rest.to_string()))
-                .with_line(number));
+            return Err(
+                BanError::new(BanErrorKind::UnknownOption(rest.to_string())).with_line(number)
+            );
         };
         for opt in rest[..close].split([' ', ',']).filter(|o| !o.is_empty()) {
             match opt {
@@ -25,8 +26,10 @@ pub(crate) fn parse_line(line: &str, number: usize) -> Result<Option<BanEntry>, 
                 "substring" => options.whole_word = false,
                 "word" => options.whole_word = true,
                 other => {
-                    return Err(BanError::new(BanErrorKind::UnknownOption(other.to_string()))
-                        .with_line(number))
+                    return Err(
+                        BanError::new(BanErrorKind::UnknownOption(other.to_string()))
+                            .with_line(number),
+                    )
                 }
             }
         }

@@ -62,7 +62,9 @@ fn build_tables() -> Tables {
     // are found among the characters whose lower or upper case differs from themselves.
     let mut folds = Vec::new();
     for cp in 0..=0x10FFFFu32 {
-        let Some(c) = char::from_u32(cp) else { continue };
+        let Some(c) = char::from_u32(cp) else {
+            continue;
+        };
         let mut lower = c.to_lowercase();
         let mut upper = c.to_uppercase();
         let trivial = lower.len() == 1
@@ -105,18 +107,17 @@ fn build_tables() -> Tables {
 }
 
 fn in_ranges(ranges: &[(u32, u32)], cp: u32) -> bool {
-    match ranges.binary_search_by(|&(lo, hi)| {
-        if hi < cp {
-            std::cmp::Ordering::Less
-        } else if lo > cp {
-            std::cmp::Ordering::Greater
-        } else {
-            std::cmp::Ordering::Equal
-        }
-    }) {
-        Ok(_) => true,
-        Err(_) => false,
-    }
+    ranges
+        .binary_search_by(|&(lo, hi)| {
+            if hi < cp {
+                std::cmp::Ordering::Less
+            } else if lo > cp {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
 }
 
 /// True for word characters (`\w` in the Unicode sense).
@@ -188,7 +189,10 @@ mod tests {
     #[test]
     fn word_chars_match_regex_w() {
         let re = regex::Regex::new(r"^\w$").unwrap();
-        for cp in (0..0x3000u32).chain(0x1F600..0x1F610).chain(0x10400..0x10450) {
+        for cp in (0..0x3000u32)
+            .chain(0x1F600..0x1F610)
+            .chain(0x10400..0x10450)
+        {
             if let Some(c) = char::from_u32(cp) {
                 assert_eq!(is_word_char(c), re.is_match(&c.to_string()), "U+{cp:04X}");
             }

@@ -233,40 +233,6 @@ pub fn normalize(text: &[u8], fold: bool, edges: bool) -> Vec<u8> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The decoder must agree with `from_utf8_lossy` on every input: the whole engine's
-    /// notion of "the text" rests on it.
-    #[test]
-    fn decoder_matches_from_utf8_lossy() {
-        let samples: Vec<Vec<u8>> = vec![
-            b"plain".to_vec(),
-            "кошка".as_bytes().to_vec(),
-            vec![0xE0, 0x80, 0x41],
-            vec![0xED, 0xA0, 0x80],
-            vec![0xF0, 0x9F, 0x98],
-            vec![0xF4, 0x90, 0x80, 0x80],
-            vec![0xC0, 0xAF, 0xFF, 0xD0],
-            vec![0xD0, 0xD0, 0xBA],
-            vec![0xE2, 0x82, 0xE2, 0x82, 0xAC],
-        ];
-        for s in samples {
-            let mut st = NormState::new();
-            let mut got = String::new();
-            for &b in &s {
-                let (cs, n) = st.decode(b);
-                got.extend(&cs[..n]);
-            }
-            if !st.at_char_boundary() {
-                got.push('\u{FFFD}');
-            }
-            assert_eq!(got, String::from_utf8_lossy(&s), "{s:x?}");
-        }
-    }
-}
-
 /// What the character a lead byte starts can write first, for pruning mask walks: a thread
 /// that dies on every byte of this set dies on the character, whatever its other bytes.
 struct LeadTable {
@@ -291,7 +257,9 @@ fn lead_table() -> &'static LeadTable {
             let mut sets = [vec![MARK], vec![MARK]];
             let mut space = false;
             for cp in lo..=hi {
-                let Some(c) = char::from_u32(cp) else { continue };
+                let Some(c) = char::from_u32(cp) else {
+                    continue;
+                };
                 if c.is_whitespace() {
                     space = true;
                     continue;
@@ -335,5 +303,39 @@ impl NormState {
             return None;
         }
         Some(&t.first[i][fold as usize])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The decoder must agree with `from_utf8_lossy` on every input: the whole engine's
+    /// notion of "the text" rests on it.
+    #[test]
+    fn decoder_matches_from_utf8_lossy() {
+        let samples: Vec<Vec<u8>> = vec![
+            b"plain".to_vec(),
+            "кошка".as_bytes().to_vec(),
+            vec![0xE0, 0x80, 0x41],
+            vec![0xED, 0xA0, 0x80],
+            vec![0xF0, 0x9F, 0x98],
+            vec![0xF4, 0x90, 0x80, 0x80],
+            vec![0xC0, 0xAF, 0xFF, 0xD0],
+            vec![0xD0, 0xD0, 0xBA],
+            vec![0xE2, 0x82, 0xE2, 0x82, 0xAC],
+        ];
+        for s in samples {
+            let mut st = NormState::new();
+            let mut got = String::new();
+            for &b in &s {
+                let (cs, n) = st.decode(b);
+                got.extend(&cs[..n]);
+            }
+            if !st.at_char_boundary() {
+                got.push('\u{FFFD}');
+            }
+            assert_eq!(got, String::from_utf8_lossy(&s), "{s:x?}");
+        }
     }
 }
