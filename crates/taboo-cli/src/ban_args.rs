@@ -110,6 +110,7 @@ impl BanArgs {
         }
         let automaton = Arc::new(Automaton::compile(&list)?);
         let table = Arc::new(MaskTable::new(automaton, vocab));
+        table.warm_up();
         let mode = match self.mode {
             Mode::Soft => taboo::Mode::Soft {
                 penalty: self.penalty,

@@ -176,6 +176,27 @@ impl MaskTable {
         m
     }
 
+    /// Computes now the parts every generation needs at its first steps (the constant masks
+    /// between characters, after a word and after whitespace), so that they are paid at
+    /// setup rather than during the first tokens.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use taboo::{Automaton, BanList, EntryOptions, MaskTable, Vocabulary};
+    /// # let mut b = Vocabulary::builder(); b.text(" cat");
+    /// # let list = BanList::from_words(["cat"], EntryOptions::default())?;
+    /// let table = MaskTable::new(Arc::new(Automaton::compile(&list)?), Arc::new(b.build()));
+    /// table.warm_up();
+    /// # Ok::<(), taboo::BanError>(())
+    /// ```
+    pub fn warm_up(&self) {
+        for lane in 0..self.automaton.lanes.len() {
+            for norm in [NormState::new(), NormState::after_whitespace()] {
+                self.constant(lane, norm);
+            }
+        }
+    }
+
     /// The forbidden tokens of a state, ascending.
     pub fn forbidden_tokens(&self, state: &State) -> Vec<u32> {
         self.masks(state).forbidden.iter().collect()

@@ -79,6 +79,7 @@ pub fn run(args: Args) -> CliResult {
             let list = BanList::from_words(words, EntryOptions::default())?;
             let automaton = Arc::new(Automaton::compile(&list)?);
             let table = Arc::new(MaskTable::new(automaton, vocab.clone()));
+            table.warm_up();
             (Some(table), t0.elapsed().as_secs_f64() * 1e3)
         };
         columns.push(Column {

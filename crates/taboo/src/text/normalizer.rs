@@ -42,6 +42,13 @@ impl NormState {
         }
     }
 
+    /// The state right after a whitespace character (a following run is written as nothing).
+    pub const fn after_whitespace() -> NormState {
+        let mut s = NormState::new();
+        s.after_space = true;
+        s
+    }
+
     /// A compact, hashable encoding of the state.
     pub fn key(&self) -> u64 {
         (self.cp as u64)
