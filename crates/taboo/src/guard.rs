@@ -125,6 +125,43 @@ impl Guard {
         self.table.automaton().is_open(&self.state)
     }
 
+    /// Where the open partial match began: the position of the token after which the guard
+    /// went from "nothing open" to "a banned match partially written" and stayed so. `None`
+    /// when nothing is open, or when the match began before the rollback history (in the
+    /// prompt, or more than `max_rollback` tokens ago). Rolling back to this position and
+    /// forbidding the token there is how a generation loop backs out of a dead end.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use taboo::{Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, Vocabulary};
+    /// let mut b = Vocabulary::builder();
+    /// let (the, c, at) = (b.text("The"), b.text(" c"), b.text("at"));
+    /// let list = BanList::from_words(["cat"], EntryOptions::default())?;
+    /// let table = Arc::new(MaskTable::new(Arc::new(Automaton::compile(&list)?), Arc::new(b.build())));
+    /// let mut guard = Guard::new(table, GuardConfig::default());
+    /// guard.advance(the).unwrap();
+    /// assert_eq!(guard.open_since(), None);
+    /// guard.advance(c).unwrap();
+    /// guard.advance(at).unwrap();
+    /// assert_eq!(guard.open_since(), Some(1)); // " c" (position 1) opened "cat"
+    /// # Ok::<(), taboo::BanError>(())
+    /// ```
+    pub fn open_since(&self) -> Option<usize> {
+        let automaton = self.table.automaton();
+        if !automaton.is_open(&self.state) {
+            return None;
+        }
+        // history[i] is the state before the token at position `position - len + i`.
+        let mut pos = self.position;
+        for state in self.history.iter().rev() {
+            pos -= 1;
+            if !automaton.is_open(state) {
+                return Some(pos);
+            }
+        }
+        None
+    }
+
     /// The settings.
     pub fn config(&self) -> &GuardConfig {
         &self.config
