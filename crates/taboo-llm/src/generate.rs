@@ -201,6 +201,7 @@ pub fn generate<'g>(
             }
         }
         g.prime(&tail);
+        g.prime_tokens(&prompt);
     }
 
     let mut sampler = Sampler::new(options.sampling.clone());

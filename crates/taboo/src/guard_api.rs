@@ -66,6 +66,10 @@ pub trait LogitsGuard: Send {
     /// prompt/output boundary is seen. Matches that end inside the prompt are not violations.
     fn prime(&mut self, text: &[u8]);
 
+    /// Feeds the prompt's tokens, for guards that work on token ids (the naive baseline);
+    /// text-level guards ignore it: they are primed with [`LogitsGuard::prime`].
+    fn prime_tokens(&mut self, _tokens: &[TokenId]) {}
+
     /// Edits `logits` (one per token id) for the next position.
     fn apply(&mut self, logits: &mut [f32]) -> Applied;
 

@@ -12,6 +12,8 @@
 //! The crate knows nothing about models: logits are `&mut [f32]`, tokens are `u32`,
 //! vocabularies are byte strings.
 
+#![warn(missing_docs)]
+
 mod automaton;
 mod banlist;
 mod bitset;

@@ -77,12 +77,6 @@ impl NaiveGuard {
         self
     }
 
-    /// Feeds the prompt's tokens: like `bad_words_ids`, a prefix may start in the prompt.
-    pub fn prime_tokens(&mut self, tokens: &[TokenId]) {
-        self.history.extend_from_slice(tokens);
-        self.prompt_len += tokens.len();
-    }
-
     /// The banned sequences, deduplicated.
     pub fn sequences(&self) -> &[Vec<TokenId>] {
         &self.sequences
@@ -95,8 +89,14 @@ impl NaiveGuard {
 }
 
 impl LogitsGuard for NaiveGuard {
-    /// The token-level baseline cannot see text; use [`NaiveGuard::prime_tokens`].
+    /// The token-level baseline cannot see text; see [`LogitsGuard::prime_tokens`].
     fn prime(&mut self, _text: &[u8]) {}
+
+    /// Like `bad_words_ids`, a banned sequence's prefix may start in the prompt.
+    fn prime_tokens(&mut self, tokens: &[TokenId]) {
+        self.history.extend_from_slice(tokens);
+        self.prompt_len += tokens.len();
+    }
 
     fn apply(&mut self, logits: &mut [f32]) -> Applied {
         let mut edit = Edit::new(logits, self.measure_mass);
