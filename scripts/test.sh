@@ -20,7 +20,8 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy"
-cargo clippy --workspace --all-targets -j2 -- -D warnings
+# --release shares the llama.cpp build (a build-script output) with the tests below.
+cargo clippy --release --workspace --all-targets -j2 -- -D warnings
 
 step "cargo test (release)"
 cargo test --workspace --release -j2 -- --test-threads=1

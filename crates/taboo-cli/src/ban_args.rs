@@ -131,13 +131,21 @@ impl BanArgs {
 /// model's own tokenizer. Other letter cases ("Cat" banned, "cat" written) and other
 /// tokenizations go through — that is the point of the baseline.
 pub fn naive_sequences(engine: &dyn Engine, words: &[String]) -> Vec<Vec<TokenId>> {
+    naive_sequences_with(&|text: &str| engine.tokenize(text, false), words)
+}
+
+/// [`naive_sequences`] with any tokenizer (`taboo explain` also uses tiktoken's).
+pub fn naive_sequences_with(
+    tokenize: &dyn Fn(&str) -> Vec<TokenId>,
+    words: &[String],
+) -> Vec<Vec<TokenId>> {
     let mut seqs: Vec<Vec<TokenId>> = Vec::new();
     for word in words {
         let mut capital: String = word.chars().take(1).flat_map(char::to_uppercase).collect();
         capital.extend(word.chars().skip(1));
         for form in [word.clone(), capital, word.to_uppercase()] {
             for text in [form.clone(), format!(" {form}")] {
-                let ids = engine.tokenize(&text, false);
+                let ids = tokenize(&text);
                 if !ids.is_empty() && !seqs.contains(&ids) {
                     seqs.push(ids);
                 }

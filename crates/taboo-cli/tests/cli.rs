@@ -299,3 +299,35 @@ fn backtracking_keeps_the_banned_word_out_without_gluing_words() {
     assert!(!glued, "{text:?}");
     assert!(v["stats"]["backtracks"].as_u64().unwrap() >= 1, "{v}");
 }
+
+#[test]
+fn explain_counts_the_spellings_a_token_ban_misses() {
+    // DESIGN.md measured 169 spellings of " elephant" in GPT-2's vocabulary.
+    let o = taboo()
+        .args(["explain", "--vocab", "r50k", "--json", "elephant"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let variants = v["entries"][0]["variants"].as_array().unwrap();
+    let spaced = variants
+        .iter()
+        .find(|r| r["variant"] == " elephant")
+        .unwrap();
+    assert_eq!(spaced["spellings"], "169");
+    assert_eq!(spaced["naive_blocks"], "1");
+    assert_eq!(spaced["samples"][0][0], "\" elephant\"");
+    // The table form ends with the summary line.
+    let o = taboo()
+        .args(["explain", "--vocab", "r50k", "elephant"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("a token-id ban blocks 6 of them"), "{out}");
+    // Nothing to explain is an error, not an empty report.
+    let o = taboo()
+        .args(["explain", "--vocab", "r50k"])
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "nothing to explain");
+}

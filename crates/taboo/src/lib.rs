@@ -23,6 +23,7 @@ mod guard_api;
 mod logits;
 mod mask;
 mod naive;
+mod spellings;
 pub mod text;
 mod trie;
 pub mod vocab;
@@ -37,6 +38,7 @@ pub use guard_api::{Applied, LogitsGuard, RollbackError, Violation};
 pub use logits::softmax;
 pub use mask::{MaskStats, MaskTable, Masks, DEFAULT_CACHE_BUDGET};
 pub use naive::NaiveGuard;
+pub use spellings::Spellings;
 pub use trie::TokenTrie;
 #[cfg(feature = "tiktoken")]
 pub use vocab::TiktokenEncoding;

@@ -230,3 +230,45 @@ proptest! {
         }
     }
 }
+
+/// Every spelling of `text`, by brute-force recursion (the oracle for `Spellings::count`).
+fn enumerate(vocab: &Vocabulary, text: &[u8], out: &mut Vec<Vec<u32>>, path: &mut Vec<u32>) {
+    if text.is_empty() {
+        out.push(path.clone());
+        return;
+    }
+    for (id, bytes) in vocab.text_tokens() {
+        if !bytes.is_empty() && text.starts_with(bytes) {
+            path.push(id);
+            enumerate(vocab, &text[bytes.len()..], out, path);
+            path.pop();
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn spelling_counts_equal_enumeration(
+        tokens in vocab_strategy(),
+        text in prop::collection::vec(prop::sample::select(PIECES), 1..5),
+    ) {
+        let mut b = Vocabulary::builder();
+        for t in &tokens {
+            b.text(t);
+        }
+        b.special("</s>");
+        let vocab = b.build();
+        let text = text.concat();
+        let mut all = Vec::new();
+        enumerate(&vocab, &text, &mut all, &mut Vec::new());
+        let s = taboo::Spellings::new(&vocab);
+        prop_assert_eq!(s.count(&text), all.len() as u128);
+        let sample = s.sample(&text, 5);
+        prop_assert_eq!(sample.len(), all.len().min(5));
+        for sp in &sample {
+            prop_assert!(all.contains(sp), "sampled spelling {:?} is not a spelling", sp);
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod bench_generate;
+pub mod explain;
 pub mod generate;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,7 @@ use crate::CliResult;
         taboo generate --ban cat 'What animal says meow?'\n  \
         taboo bench-generate                          # tokens/s with 0, 1k, 10k banned words\n  \
         taboo bench                                   # the ban engine alone on o200k\n  \
+        taboo explain --vocab o200k elephant          # how many ways to spell a word\n  \
         taboo generate --help"
 )]
 pub struct Cli {
@@ -37,6 +39,8 @@ pub enum Command {
     Generate(generate::Args),
     /// Measure generation speed unconstrained and with 1,000 and 10,000 banned words.
     BenchGenerate(bench_generate::Args),
+    /// Count the token spellings of banned words and how many a token-id ban covers.
+    Explain(explain::Args),
     /// Measure the ban engine alone on a tiktoken vocabulary: compile time, mask time per
     /// new state, guard time per token and memory, as one JSON line.
     Bench(bench::Args),
@@ -49,6 +53,7 @@ impl Command {
             Command::Generate(args) => generate::run(args),
             Command::BenchGenerate(args) => bench_generate::run(args),
             Command::Bench(args) => bench::run(args),
+            Command::Explain(args) => explain::run(args),
         }
     }
 }

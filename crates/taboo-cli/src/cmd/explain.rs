@@ -1,0 +1,249 @@
+//! `taboo explain`: how many ways a model can spell each banned word, and how few of them a
+//! token-id ban covers.
+//!
+//! For every entry it counts, exactly (a dynamic programme, never an enumeration), the token
+//! sequences whose bytes spell each variant — as written, lower case, Capitalised, UPPER
+//! case, each with and without a leading space — and how many of them the naive baseline
+//! (`--mode naive`, Hugging Face `bad_words_ids` semantics) bans: only the sequences it was
+//! given, the tokenizer's own tokenization of each variant.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::json;
+use taboo::{BanList, EntryOptions, Spellings, TiktokenEncoding, TokenId, Vocabulary};
+
+use crate::ban_args::naive_sequences_with;
+use crate::model_args::ModelArgs;
+use crate::CliResult;
+
+/// Count the token spellings of banned words and how many a token-id ban covers.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    taboo explain cat                         # on the default model (SmolLM2)\n  \
+    taboo explain --vocab o200k elephant бесплатно\n  \
+    taboo explain --ban-file bans.txt --json\n  \
+    taboo explain --model models/gemma-3-270m-q4_k_m.gguf кошка\n\n\
+    A spelling is a token sequence whose bytes are exactly the variant's bytes. The naive\n\
+    column counts the spellings a token-id ban (the tokenizer's own tokenization of each\n\
+    variant) blocks; taboo's ban blocks all of them.")]
+pub struct Args {
+    /// Words or phrases to explain.
+    #[arg(value_name = "WORD")]
+    words: Vec<String>,
+    /// A ban file (see `taboo generate --help`); its plain entries are explained too.
+    #[arg(long, value_name = "FILE")]
+    ban_file: Option<PathBuf>,
+    /// Use a tiktoken vocabulary instead of a model: r50k, cl100k or o200k.
+    #[arg(long, value_name = "NAME", value_parser = parse_vocab)]
+    vocab: Option<TiktokenEncoding>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Spellings shown per variant.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    samples: usize,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_vocab(name: &str) -> Result<TiktokenEncoding, String> {
+    let full = if name.ends_with("_base") {
+        name.to_string()
+    } else {
+        format!("{name}_base")
+    };
+    TiktokenEncoding::from_name(&full)
+        .ok_or_else(|| format!("unknown vocabulary {name:?}; use r50k, cl100k or o200k"))
+}
+
+/// The case and space variants of a word, deduplicated, in a fixed order.
+pub fn variants(word: &str, case_sensitive: bool) -> Vec<String> {
+    let mut forms = vec![word.to_string()];
+    if !case_sensitive {
+        let lower = word.to_lowercase();
+        let mut capital: String = lower.chars().take(1).flat_map(char::to_uppercase).collect();
+        capital.extend(lower.chars().skip(1));
+        forms.extend([lower, capital, word.to_uppercase()]);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for f in forms {
+        for v in [f.clone(), format!(" {f}")] {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// A token's bytes for display: quoted text, with bytes that are not UTF-8 as `\xNN`.
+pub fn show_token(bytes: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            s.extend(c.escape_debug());
+        }
+        for b in chunk.invalid() {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// Runs `taboo explain`.
+pub fn run(args: Args) -> CliResult {
+    let mut list = BanList::new();
+    for w in &args.words {
+        list.add(w, EntryOptions::default())?;
+    }
+    if let Some(path) = &args.ban_file {
+        let file = BanList::from_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        list.extend(file);
+    }
+    if list.is_empty() {
+        return Err("nothing to explain: give words or --ban-file (see --help)".into());
+    }
+
+    // The vocabulary and the tokenizer that defines the naive baseline's sequences.
+    let engine;
+    let bpe;
+    let (vocab, tokenize, source): (Vocabulary, Box<dyn Fn(&str) -> Vec<TokenId>>, String) =
+        match args.vocab {
+            Some(enc) => {
+                bpe = match enc {
+                    TiktokenEncoding::R50kBase => tiktoken_rs::r50k_base(),
+                    TiktokenEncoding::Cl100kBase => tiktoken_rs::cl100k_base(),
+                    _ => tiktoken_rs::o200k_base(),
+                }
+                .map_err(|e| format!("cannot load the {} encoder: {e}", enc.name()))?;
+                let bpe = &bpe;
+                (
+                    Vocabulary::tiktoken(enc)?,
+                    Box::new(move |t: &str| bpe.encode_ordinary(t)),
+                    enc.name().to_string(),
+                )
+            }
+            None => {
+                engine = args.model.load()?;
+                let e = &engine;
+                (
+                    taboo_llm::vocabulary_from_engine(e),
+                    Box::new(move |t: &str| taboo_llm::Engine::tokenize(e, t, false)),
+                    args.model.path().display().to_string(),
+                )
+            }
+        };
+    let spellings = Spellings::new(&vocab);
+
+    let mut entries = Vec::new();
+    let (mut total, mut covered) = (0u128, 0u128);
+    for entry in list.entries() {
+        if entry.options().regex {
+            entries.push(json!({"entry": entry.text(), "regex": true}));
+            continue;
+        }
+        let naive = naive_sequences_with(&*tokenize, &[entry.text().to_string()]);
+        let mut rows = Vec::new();
+        let (mut e_total, mut e_covered) = (0u128, 0u128);
+        for v in variants(entry.text(), entry.options().case_sensitive) {
+            let count = spellings.count(v.as_bytes());
+            let blocked = naive
+                .iter()
+                .filter(|s| vocab.decode(s) == v.as_bytes())
+                .count() as u128;
+            let samples: Vec<Vec<String>> = spellings
+                .sample(v.as_bytes(), args.samples)
+                .iter()
+                .map(|sp| {
+                    sp.iter()
+                        .map(|&t| show_token(vocab.token_bytes(t).unwrap_or(&[])))
+                        .collect()
+                })
+                .collect();
+            e_total = e_total.saturating_add(count);
+            e_covered += blocked;
+            rows.push(json!({
+                "variant": v,
+                "spellings": count.to_string(),
+                "naive_blocks": blocked.to_string(),
+                "samples": samples,
+            }));
+        }
+        total = total.saturating_add(e_total);
+        covered += e_covered;
+        entries.push(json!({
+            "entry": entry.text(),
+            "spellings": e_total.to_string(),
+            "naive_blocks": e_covered.to_string(),
+            "variants": rows,
+        }));
+    }
+
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "vocabulary": source,
+                "tokens": vocab.len(),
+                "entries": entries,
+                "spellings": total.to_string(),
+                "naive_blocks": covered.to_string(),
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("vocabulary: {source} ({} tokens)", vocab.len());
+    for e in &entries {
+        println!();
+        if e["regex"] == true {
+            println!("{}  (regex: spellings are not counted)", e["entry"]);
+            continue;
+        }
+        println!("{}", e["entry"].as_str().unwrap_or(""));
+        println!(
+            "  {:<24} {:>14} {:>12}  e.g.",
+            "variant", "spellings", "naive bans"
+        );
+        for r in e["variants"].as_array().into_iter().flatten() {
+            let sample: Vec<String> = r["samples"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|sp| {
+                    let toks: Vec<&str> = sp
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|t| t.as_str())
+                        .collect();
+                    format!("[{}]", toks.join(" "))
+                })
+                .collect();
+            println!(
+                "  {:<24} {:>14} {:>12}  {}",
+                show_token(r["variant"].as_str().unwrap_or("").as_bytes()),
+                r["spellings"].as_str().unwrap_or(""),
+                r["naive_blocks"].as_str().unwrap_or(""),
+                sample.join(" ")
+            );
+        }
+        println!(
+            "  {:<24} {:>14} {:>12}",
+            "all variants",
+            e["spellings"].as_str().unwrap_or(""),
+            e["naive_blocks"].as_str().unwrap_or("")
+        );
+    }
+    let share = if total > 0 {
+        covered as f64 / total as f64 * 100.0
+    } else {
+        0.0
+    };
+    println!(
+        "\n{} entries: {total} spellings; a token-id ban blocks {covered} of them ({share:.2}%), taboo blocks all",
+        entries.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
