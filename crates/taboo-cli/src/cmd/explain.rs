@@ -17,6 +17,9 @@ use crate::ban_args::naive_sequences_with;
 use crate::model_args::ModelArgs;
 use crate::CliResult;
 
+/// A tokenizer: text in, the model's own token ids out.
+type Tokenizer<'a> = dyn Fn(&str) -> Vec<TokenId> + 'a;
+
 /// Count the token spellings of banned words and how many a token-id ban covers.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  \
@@ -109,32 +112,31 @@ pub fn run(args: Args) -> CliResult {
     // The vocabulary and the tokenizer that defines the naive baseline's sequences.
     let engine;
     let bpe;
-    let (vocab, tokenize, source): (Vocabulary, Box<dyn Fn(&str) -> Vec<TokenId>>, String) =
-        match args.vocab {
-            Some(enc) => {
-                bpe = match enc {
-                    TiktokenEncoding::R50kBase => tiktoken_rs::r50k_base(),
-                    TiktokenEncoding::Cl100kBase => tiktoken_rs::cl100k_base(),
-                    _ => tiktoken_rs::o200k_base(),
-                }
-                .map_err(|e| format!("cannot load the {} encoder: {e}", enc.name()))?;
-                let bpe = &bpe;
-                (
-                    Vocabulary::tiktoken(enc)?,
-                    Box::new(move |t: &str| bpe.encode_ordinary(t)),
-                    enc.name().to_string(),
-                )
+    let (vocab, tokenize, source): (Vocabulary, Box<Tokenizer<'_>>, String) = match args.vocab {
+        Some(enc) => {
+            bpe = match enc {
+                TiktokenEncoding::R50kBase => tiktoken_rs::r50k_base(),
+                TiktokenEncoding::Cl100kBase => tiktoken_rs::cl100k_base(),
+                _ => tiktoken_rs::o200k_base(),
             }
-            None => {
-                engine = args.model.load()?;
-                let e = &engine;
-                (
-                    taboo_llm::vocabulary_from_engine(e),
-                    Box::new(move |t: &str| taboo_llm::Engine::tokenize(e, t, false)),
-                    args.model.path().display().to_string(),
-                )
-            }
-        };
+            .map_err(|e| format!("cannot load the {} encoder: {e}", enc.name()))?;
+            let bpe = &bpe;
+            (
+                Vocabulary::tiktoken(enc)?,
+                Box::new(move |t: &str| bpe.encode_ordinary(t)),
+                enc.name().to_string(),
+            )
+        }
+        None => {
+            engine = args.model.load()?;
+            let e = &engine;
+            (
+                taboo_llm::vocabulary_from_engine(e),
+                Box::new(move |t: &str| taboo_llm::Engine::tokenize(e, t, false)),
+                args.model.path().display().to_string(),
+            )
+        }
+    };
     let spellings = Spellings::new(&vocab);
 
     let mut entries = Vec::new();
