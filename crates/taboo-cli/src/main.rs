@@ -4,6 +4,7 @@
 
 mod ban_args;
 mod cmd;
+mod html;
 mod model_args;
 
 use std::process::ExitCode;

@@ -331,3 +331,195 @@ fn explain_counts_the_spellings_a_token_ban_misses() {
         .unwrap();
     assert_clean_failure(&o, "nothing to explain");
 }
+
+/// Renders `page` in headless Chromium (no network, a fresh profile) and returns the
+/// screenshot's pixels and every console message the page produced.
+fn render_in_chromium(page: &std::path::Path) -> (Vec<[u8; 4]>, Vec<String>) {
+    let chromium = PathBuf::from("/usr/bin/chromium");
+    assert!(
+        chromium.is_file(),
+        "headless Chromium is needed to check the HTML reports: apt-get install chromium \
+         (scripts/setup.sh installs it)"
+    );
+    let profile = std::env::temp_dir().join(format!("taboo-chromium-{}", std::process::id()));
+    let shot = page.with_extension("png");
+    let o = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1100,1400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(shot.is_file(), "no screenshot; chromium said: {log}");
+    let console = log
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    let decoder = png::Decoder::new(std::fs::File::open(&shot).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = info.color_type.samples();
+    let pixels = buf[..info.buffer_size()]
+        .chunks(step)
+        .map(|p| {
+            [
+                p[0],
+                p[1 % step],
+                p[2 % step],
+                if step == 4 { p[3] } else { 255 },
+            ]
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(&profile);
+    (pixels, console)
+}
+
+/// A page is "not blank" when its screenshot has many colours and no single colour covers
+/// nearly all of it.
+fn assert_not_blank(pixels: &[[u8; 4]], what: &str) {
+    let mut counts = std::collections::HashMap::new();
+    for p in pixels {
+        *counts.entry(*p).or_insert(0usize) += 1;
+    }
+    let top = counts.values().max().copied().unwrap_or(0);
+    assert!(counts.len() >= 20, "{what}: only {} colours", counts.len());
+    assert!(
+        (top as f64) < 0.995 * pixels.len() as f64,
+        "{what}: one colour covers {top} of {} pixels",
+        pixels.len()
+    );
+}
+
+#[test]
+fn html_reports_render_in_headless_chromium() {
+    let dir = std::env::temp_dir();
+    // The checks themselves must be able to fail: a broken page is caught.
+    let bad = dir.join(format!("taboo-bad-{}.html", std::process::id()));
+    std::fs::write(
+        &bad,
+        "<html><body><script>undefinedFn()</script></body></html>",
+    )
+    .unwrap();
+    let (pixels, console) = render_in_chromium(&bad);
+    assert!(
+        !console.is_empty(),
+        "a script error must show in the console log"
+    );
+    assert!(
+        std::panic::catch_unwind(|| assert_not_blank(&pixels, "empty page")).is_err(),
+        "an empty page must count as blank"
+    );
+
+    let explain = dir.join(format!("taboo-explain-{}.html", std::process::id()));
+    let o = taboo()
+        .args(["explain", "--vocab", "r50k", "--html"])
+        .arg(&explain)
+        .arg("elephant")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&explain).unwrap();
+    assert!(html.contains("<svg") && !html.contains("http://") || html.contains("xmlns"));
+    assert!(!html.contains("<script"), "reports carry no script");
+    let (pixels, console) = render_in_chromium(&explain);
+    assert!(console.is_empty(), "console: {console:?}");
+    assert_not_blank(&pixels, "explain report");
+
+    let trace = dir.join(format!("taboo-trace-{}.html", std::process::id()));
+    let model = smollm2();
+    let _lock = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let o = taboo()
+        .args(["trace", "--max-tokens", "24", "--ban", "cat", "--model"])
+        .arg(&model)
+        .arg("--html")
+        .arg(&trace)
+        .arg(MEOW)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (pixels, console) = render_in_chromium(&trace);
+    assert!(console.is_empty(), "console: {console:?}");
+    assert_not_blank(&pixels, "trace report");
+}
+
+#[test]
+fn trace_is_consistent_with_generation() {
+    let model = smollm2();
+    let _lock = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    for mode in ["hard", "backtrack", "soft"] {
+        let args = [
+            "--mode",
+            mode,
+            "--ban",
+            "cat",
+            "--temperature",
+            "0.8",
+            "--seed",
+            "11",
+            "--max-tokens",
+            "40",
+        ];
+        let o = taboo()
+            .arg("trace")
+            .arg("--json")
+            .arg("--model")
+            .arg(&model)
+            .args(args)
+            .arg(MEOW)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let trace: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let o = taboo()
+            .arg("generate")
+            .arg("--json")
+            .arg("--model")
+            .arg(&model)
+            .args(args)
+            .arg(MEOW)
+            .output()
+            .unwrap();
+        let generated: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        // The trace of a seeded run reproduces its text exactly.
+        assert_eq!(trace["text"], generated["text"], "{mode}");
+        assert_eq!(trace["tokens"], generated["tokens"], "{mode}");
+        let mut kept: Vec<serde_json::Value> = Vec::new();
+        for step in trace["steps"].as_array().unwrap() {
+            if let Some(n) = step.get("rewind") {
+                let n = n.as_u64().unwrap() as usize;
+                kept.truncate(kept.len() - n);
+                continue;
+            }
+            let sum = step["p_after_sum"].as_f64().unwrap();
+            assert!(
+                (sum - 1.0).abs() < 1e-3,
+                "{mode}: probabilities after sum to {sum}"
+            );
+            if step["chosen"].is_object() {
+                let p = step["chosen"]["p_after"].as_f64().unwrap();
+                assert!(
+                    p > 0.0,
+                    "{mode}: chosen token has probability {p} after the edit"
+                );
+                kept.push(step["chosen"]["token"].clone());
+            }
+        }
+        assert_eq!(serde_json::Value::from(kept), generated["tokens"], "{mode}");
+    }
+}

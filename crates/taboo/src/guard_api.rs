@@ -85,3 +85,26 @@ pub trait LogitsGuard: Send {
     /// Number of tokens advanced so far (after rollbacks).
     fn position(&self) -> usize;
 }
+
+/// A boxed guard is a guard, so that wrappers such as [`crate::trace::Traced`] take guards
+/// chosen at run time.
+impl<G: LogitsGuard + ?Sized> LogitsGuard for Box<G> {
+    fn prime(&mut self, text: &[u8]) {
+        (**self).prime(text)
+    }
+    fn prime_tokens(&mut self, tokens: &[TokenId]) {
+        (**self).prime_tokens(tokens)
+    }
+    fn apply(&mut self, logits: &mut [f32]) -> Applied {
+        (**self).apply(logits)
+    }
+    fn advance(&mut self, token: TokenId) -> Result<(), Violation> {
+        (**self).advance(token)
+    }
+    fn rollback(&mut self, n: usize) -> Result<(), RollbackError> {
+        (**self).rollback(n)
+    }
+    fn position(&self) -> usize {
+        (**self).position()
+    }
+}

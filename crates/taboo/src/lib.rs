@@ -25,6 +25,7 @@ mod mask;
 mod naive;
 mod spellings;
 pub mod text;
+pub mod trace;
 mod trie;
 pub mod vocab;
 pub mod workload;

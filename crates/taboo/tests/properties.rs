@@ -272,3 +272,32 @@ proptest! {
         }
     }
 }
+
+/// Regression: after "c", the token NBSP + "\xd0" leaves the "c a" thread doomed but a fresh
+/// "ёж" thread alive; whether the text is "open" must not depend on how the mask walks split
+/// the threads between them (it once did, and the engines disagreed).
+#[test]
+fn open_is_decided_thread_by_thread() {
+    let tokens = vec![b"c".to_vec(), vec![0xc2, 0xa0, 0xd0]];
+    let entries = [
+        Entry {
+            text: "ёж",
+            options: EntryOptions::default(),
+        },
+        Entry {
+            text: "c a",
+            options: EntryOptions {
+                whole_word: false,
+                ..EntryOptions::default()
+            },
+        },
+    ];
+    for literal_engine in [true, false] {
+        let table = build(&tokens, &entries, literal_engine);
+        let mut g = Guard::new(Arc::clone(&table), GuardConfig::default());
+        g.advance(0).unwrap();
+        let fast = table.compute(g.state());
+        assert_eq!(fast, table.compute_by_brute_force(g.state()));
+        assert!(fast.open.contains(1), "literal engine: {literal_engine}");
+    }
+}

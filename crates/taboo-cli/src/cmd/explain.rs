@@ -26,6 +26,7 @@ type Tokenizer<'a> = dyn Fn(&str) -> Vec<TokenId> + 'a;
     taboo explain cat                         # on the default model (SmolLM2)\n  \
     taboo explain --vocab o200k elephant бесплатно\n  \
     taboo explain --ban-file bans.txt --json\n  \
+    taboo explain --vocab r50k --html elephant.html elephant\n  \
     taboo explain --model models/gemma-3-270m-q4_k_m.gguf кошка\n\n\
     A spelling is a token sequence whose bytes are exactly the variant's bytes. The naive\n\
     column counts the spellings a token-id ban (the tokenizer's own tokenization of each\n\
@@ -48,6 +49,53 @@ pub struct Args {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also write a self-contained HTML report (tables and tokenization lattices) to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+}
+
+/// The arcs of a variant's tokenization lattice: every token on some complete spelling, with
+/// whether it belongs to the tokenizer's own spelling (`canonical`, the one a token-id ban
+/// knows). At most `limit` arcs, shortest spans first.
+fn lattice(
+    spellings: &Spellings,
+    vocab: &Vocabulary,
+    text: &[u8],
+    canonical: &[TokenId],
+    limit: usize,
+) -> Vec<serde_json::Value> {
+    let mut canon_spans = Vec::new();
+    let mut at = 0;
+    for &t in canonical {
+        let len = vocab.token_bytes(t).map_or(0, <[u8]>::len);
+        canon_spans.push((at, at + len, t));
+        at += len;
+    }
+    let mut arcs = Vec::new();
+    for i in 0..text.len() {
+        if spellings.count(&text[..i]) == 0 {
+            continue;
+        }
+        for t in spellings.tokens_at(&text[i..]) {
+            let len = vocab.token_bytes(t).map_or(0, <[u8]>::len);
+            if len == 0 || spellings.count(&text[i + len..]) == 0 {
+                continue;
+            }
+            arcs.push((len, i, t));
+        }
+    }
+    arcs.sort();
+    arcs.truncate(limit);
+    arcs.into_iter()
+        .map(|(len, i, t)| {
+            json!({
+                "from": i,
+                "to": i + len,
+                "token": show_token(vocab.token_bytes(t).unwrap_or(&[])),
+                "canonical": canon_spans.contains(&(i, i + len, t)),
+            })
+        })
+        .collect()
 }
 
 fn parse_vocab(name: &str) -> Result<TiktokenEncoding, String> {
@@ -149,7 +197,10 @@ pub fn run(args: Args) -> CliResult {
         let naive = naive_sequences_with(&*tokenize, &[entry.text().to_string()]);
         let mut rows = Vec::new();
         let (mut e_total, mut e_covered) = (0u128, 0u128);
-        for v in variants(entry.text(), entry.options().case_sensitive) {
+        for (vi, v) in variants(entry.text(), entry.options().case_sensitive)
+            .into_iter()
+            .enumerate()
+        {
             let count = spellings.count(v.as_bytes());
             let blocked = naive
                 .iter()
@@ -166,12 +217,20 @@ pub fn run(args: Args) -> CliResult {
                 .collect();
             e_total = e_total.saturating_add(count);
             e_covered += blocked;
-            rows.push(json!({
+            let mut row = json!({
                 "variant": v,
                 "spellings": count.to_string(),
                 "naive_blocks": blocked.to_string(),
                 "samples": samples,
-            }));
+            });
+            // The lattice of the word as written and with a leading space: enough to see
+            // how a word comes apart, small enough to draw.
+            if args.html.is_some() && vi < 2 {
+                let canonical = tokenize(&v);
+                row["bytes"] = json!(v.len());
+                row["lattice"] = json!(lattice(&spellings, &vocab, v.as_bytes(), &canonical, 400));
+            }
+            rows.push(row);
         }
         total = total.saturating_add(e_total);
         covered += e_covered;
@@ -183,17 +242,19 @@ pub fn run(args: Args) -> CliResult {
         }));
     }
 
+    let report = json!({
+        "vocabulary": source,
+        "tokens": vocab.len(),
+        "entries": entries,
+        "spellings": total.to_string(),
+        "naive_blocks": covered.to_string(),
+    });
+    if let Some(path) = &args.html {
+        std::fs::write(path, crate::html::explain_page(&report))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "vocabulary": source,
-                "tokens": vocab.len(),
-                "entries": entries,
-                "spellings": total.to_string(),
-                "naive_blocks": covered.to_string(),
-            })
-        );
+        println!("{report}");
         return Ok(ExitCode::SUCCESS);
     }
     println!("vocabulary: {source} ({} tokens)", vocab.len());

@@ -63,44 +63,73 @@ pub struct Args {
 }
 
 /// Raised by Ctrl-C; the generation loop polls it once per token.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// Runs `taboo generate`.
-pub fn run(args: Args) -> CliResult {
-    let prompt = if args.prompt == "-" {
+impl Args {
+    /// The prompt: the argument, or standard input for `-`.
+    pub fn prompt_text(&self) -> CliResult<String> {
+        if self.prompt != "-" {
+            return Ok(self.prompt.clone());
+        }
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
             .map_err(|e| format!("cannot read the prompt from stdin: {e}"))?;
-        s
-    } else {
-        args.prompt.clone()
-    };
-    let mut engine = args.model.load()?;
-    let mut guard = args.ban.guard(&engine)?;
+        Ok(s)
+    }
 
-    // A second Ctrl-C while the first is being handled falls through to the default (kill).
+    /// Sampling, stopping and backtracking settings.
+    pub fn options(&self) -> GenerateOptions {
+        GenerateOptions {
+            sampling: SamplingConfig {
+                temperature: self.temperature,
+                top_k: self.top_k,
+                top_p: self.top_p,
+                min_p: self.min_p,
+                repeat_penalty: self.repeat_penalty,
+                seed: self.seed,
+                ..SamplingConfig::default()
+            },
+            max_tokens: self.max_tokens,
+            stop: self.stop.iter().map(|s| unescape(s)).collect(),
+            raw: self.raw,
+            backtrack: self.ban.backtrack(),
+        }
+    }
+
+    /// The model flags.
+    pub fn model(&self) -> &ModelArgs {
+        &self.model
+    }
+
+    /// The ban flags.
+    pub fn ban(&self) -> &BanArgs {
+        &self.ban
+    }
+
+    /// `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+}
+
+/// Installs the Ctrl-C handler that raises [`INTERRUPTED`]; a second Ctrl-C while the
+/// first is being handled kills the process.
+pub fn handle_ctrl_c() {
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::Relaxed) {
             std::process::exit(130);
         }
     });
+}
 
-    let options = GenerateOptions {
-        sampling: SamplingConfig {
-            temperature: args.temperature,
-            top_k: args.top_k,
-            top_p: args.top_p,
-            min_p: args.min_p,
-            repeat_penalty: args.repeat_penalty,
-            seed: args.seed,
-            ..SamplingConfig::default()
-        },
-        max_tokens: args.max_tokens,
-        stop: args.stop.iter().map(|s| unescape(s)).collect(),
-        raw: args.raw,
-        backtrack: args.ban.backtrack(),
-    };
+/// Runs `taboo generate`.
+pub fn run(args: Args) -> CliResult {
+    let prompt = args.prompt_text()?;
+    let mut engine = args.model.load()?;
+    let mut guard = args.ban.guard(&engine)?;
+    handle_ctrl_c();
+    let options = args.options();
 
     let stdout = std::io::stdout();
     let json = args.json;

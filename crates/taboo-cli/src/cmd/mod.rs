@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_generate;
 pub mod explain;
 pub mod generate;
+pub mod trace;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,7 @@ use crate::CliResult;
         taboo bench-generate                          # tokens/s with 0, 1k, 10k banned words\n  \
         taboo bench                                   # the ban engine alone on o200k\n  \
         taboo explain --vocab o200k elephant          # how many ways to spell a word\n  \
+        taboo trace --ban cat 'What animal says meow?' # what the ban did, step by step\n  \
         taboo generate --help"
 )]
 pub struct Cli {
@@ -39,6 +41,8 @@ pub enum Command {
     Generate(generate::Args),
     /// Measure generation speed unconstrained and with 1,000 and 10,000 banned words.
     BenchGenerate(bench_generate::Args),
+    /// Show, step by step, what the ban does to the model's probabilities.
+    Trace(trace::Args),
     /// Count the token spellings of banned words and how many a token-id ban covers.
     Explain(explain::Args),
     /// Measure the ban engine alone on a tiktoken vocabulary: compile time, mask time per
@@ -54,6 +58,7 @@ impl Command {
             Command::BenchGenerate(args) => bench_generate::run(args),
             Command::Bench(args) => bench::run(args),
             Command::Explain(args) => explain::run(args),
+            Command::Trace(args) => trace::run(args),
         }
     }
 }

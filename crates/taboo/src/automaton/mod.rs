@@ -137,16 +137,22 @@ impl Lane {
         matched
     }
 
-    /// True if some thread has read more than a boundary mark and can still live: when a
-    /// character is half read and every thread dies on every way it can be written, the
-    /// partial match is already doomed.
+    /// True if some thread has read more than a boundary mark and can still live (when a
+    /// character is half read, a thread that dies on every way it can be written is already
+    /// doomed). Decided thread by thread, so that the answer for a union of thread sets is
+    /// the union of the answers: the mask walks rely on it.
     #[inline]
     pub(crate) fn is_open(&self, threads: &[u32], norm: &NormState) -> bool {
-        threads.iter().any(|&s| s != START && s != self.after_mark) && !self.doomed(threads, norm)
+        let first = norm.open_char_first_bytes(self.fold);
+        threads.iter().any(|&s| {
+            s != START
+                && s != self.after_mark
+                && first.is_none_or(|f| f.iter().any(|&b| self.engine.next(s, b) != DEAD))
+        })
     }
 
     /// True when a character is half read and every thread dies on every byte the
-    /// character could be written as.
+    /// character could be written as: nothing below can match, stay open or be pending.
     #[inline]
     pub(crate) fn doomed(&self, threads: &[u32], norm: &NormState) -> bool {
         let Some(first) = norm.open_char_first_bytes(self.fold) else {
