@@ -20,12 +20,12 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
-    /// The file is not a GGUF model, or is cut short; `reason` says which check failed.
+    /// The file is not a GGUF model, or is cut short; `source` says which check failed, where.
     NotGguf {
         /// The file.
         path: PathBuf,
-        /// The failed check, in words.
-        reason: String,
+        /// The GGUF reader's error; it names the file, the byte offset and the key or tensor.
+        source: taboo::VocabError,
     },
     /// llama.cpp refused the file (unknown architecture, missing tensors …).
     ModelLoad {
@@ -68,9 +68,13 @@ impl fmt::Display for Error {
                 path.display()
             ),
             Error::Io { path, source } => write!(f, "cannot read {}: {source}", path.display()),
-            Error::NotGguf { path, reason } => {
-                write!(f, "{} is not a usable GGUF model: {reason}", path.display())
-            }
+            // The reader's message already names the file.
+            Error::NotGguf { source, .. } if source.is_truncated() => write!(
+                f,
+                "{source}; the file is incomplete (interrupted download?): run \
+                 scripts/fetch-models.sh again, or pass --model PATH to a whole GGUF file"
+            ),
+            Error::NotGguf { source, .. } => write!(f, "{source}"),
             Error::ModelLoad { path, architecture } => match architecture {
                 Some(arch) => write!(
                     f,
@@ -110,6 +114,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::NotGguf { source, .. } => Some(source),
             Error::Output(e) => Some(e),
             _ => None,
         }

@@ -23,7 +23,7 @@ pub use error::{Error, Result};
 pub use generate::{
     generate, prompt_tokens, Backtrack, FinishReason, GenerateOptions, Generation, Stats,
 };
-pub use gguf::{check_gguf_file, GgufSummary};
+pub use gguf::check_gguf_file;
 pub use llama::{EngineOptions, LlamaEngine};
 pub use sample::{Rng, Sampler, SamplingConfig};
 pub use stream::TextStream;

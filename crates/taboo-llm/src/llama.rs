@@ -92,13 +92,13 @@ impl LlamaEngine {
     /// Loads a GGUF model. The file is checked in Rust first (see [`check_gguf_file`]), so a
     /// missing, foreign or truncated file gives an [`Error`] instead of reaching llama.cpp.
     pub fn load(path: &Path, options: &EngineOptions) -> Result<LlamaEngine> {
-        let summary = check_gguf_file(path)?;
+        let meta = check_gguf_file(path)?;
         set_logging(options.verbose);
         let backend = backend()?;
         let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
             .map_err(|_| Error::ModelLoad {
                 path: path.to_path_buf(),
-                architecture: summary.architecture.clone(),
+                architecture: meta.architecture.clone(),
             })?;
         let model = Box::new(model);
         let context_size = options.context_size.clamp(16, 1 << 20);

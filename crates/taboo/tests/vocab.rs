@@ -4,11 +4,12 @@
 //! fixture is visible here; nothing is downloaded.
 
 use proptest::prelude::*;
-use taboo::vocab::{read_gguf_bytes, read_gguf_file};
+use taboo::vocab::{check_gguf_bytes, read_gguf_bytes, read_gguf_file};
 use taboo::{GgufMetadata, TokenId, VocabError, Vocabulary};
 
 // ---------------------------------------------------------------------------------------------
-// A minimal GGUF writer: header, then key/value pairs; no tensors.
+// A minimal GGUF writer: header, key/value pairs, and (for the tensor check) tensor records and
+// zeroed tensor data.
 
 const U8: u32 = 0;
 const U32: u32 = 4;
@@ -96,12 +97,62 @@ impl Gguf {
     }
 
     fn build(&self) -> Vec<u8> {
+        self.build_records(&[], 0)
+    }
+
+    /// The file with `tensors` (name, shape, ggml type) laid out the way llama.cpp writes them:
+    /// each tensor's data at the next multiple of 32 bytes.
+    fn build_with_tensors(&self, tensors: &[(&str, &[u64], u32)]) -> Vec<u8> {
+        let mut records = Vec::new();
+        let mut offset = 0;
+        for &(name, shape, ty) in tensors {
+            records.push((name, shape, ty, offset));
+            offset = (offset + data_size(ty, shape)).next_multiple_of(32);
+        }
+        let last = tensors.last().map_or(0, |&(_, shape, ty)| {
+            records.last().unwrap().3 + data_size(ty, shape)
+        });
+        self.build_records(&records, last)
+    }
+
+    /// The file with raw tensor records (name, shape, ggml type, data offset), then 32-byte
+    /// alignment padding and `data_len` bytes of zeroed tensor data.
+    fn build_records(&self, records: &[(&str, &[u64], u32, u64)], data_len: u64) -> Vec<u8> {
         let mut out = b"GGUF".to_vec();
         out.extend(self.version.to_le_bytes());
-        out.extend(0u64.to_le_bytes()); // tensor count
+        out.extend((records.len() as u64).to_le_bytes());
         out.extend(self.kv_count.to_le_bytes());
         out.extend(&self.kvs);
+        for &(name, shape, ty, offset) in records {
+            put_str(&mut out, name.as_bytes());
+            out.extend((shape.len() as u32).to_le_bytes());
+            for d in shape {
+                out.extend(d.to_le_bytes());
+            }
+            out.extend(ty.to_le_bytes());
+            out.extend(offset.to_le_bytes());
+        }
+        if !records.is_empty() {
+            out.resize(out.len().next_multiple_of(32), 0);
+            out.resize(out.len() + data_len as usize, 0);
+        }
         out
+    }
+}
+
+// ggml tensor types used by the fixtures, with their sizes written out by hand (from
+// ggml-common.h) so that the reader's table is checked against an independent copy.
+const GGML_F32: u32 = 0;
+const GGML_Q4_0: u32 = 2;
+const GGML_Q4_K: u32 = 12;
+
+fn data_size(ty: u32, shape: &[u64]) -> u64 {
+    let elements: u64 = shape.iter().product();
+    match ty {
+        GGML_F32 => elements * 4,
+        GGML_Q4_0 => elements / 32 * 18,
+        GGML_Q4_K => elements / 256 * 144,
+        _ => 0,
     }
 }
 
@@ -349,7 +400,7 @@ fn gguf_err(bytes: &[u8]) -> VocabError {
 fn gguf_wrong_magic() {
     assert_eq!(
         gguf_err(b"PK\x03\x04rest").to_string(),
-        r#"not a GGUF file (starts with "PK\x03\x04")"#
+        r#"not a GGUF file (no GGUF magic; it starts with "PK\x03\x04")"#
     );
     assert_eq!(gguf_err(b"").to_string(), "not a GGUF file (it is empty)");
     assert_eq!(
@@ -553,15 +604,162 @@ fn gguf_deeply_nested_arrays_are_rejected() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// GGUF: the tensor walk of `check_gguf_file`.
+
+/// The byte-level vocabulary with three tensors of three types:
+///
+/// | tensor                  | shape    | type | bytes | data offset |
+/// |-------------------------|----------|------|-------|-------------|
+/// | `token_embd.weight`     | 32 × 11  | Q4_0 | 198   | 0           |
+/// | `output_norm.weight`    | 32       | F32  | 128   | 224         |
+/// | `blk.0.ffn_down.weight` | 256 × 2  | Q4_K | 288   | 352         |
+fn tensor_file() -> Vec<u8> {
+    with_noise(Gguf::new())
+        .tokens("gpt2", &gpt2_tokens())
+        .build_with_tensors(TENSORS)
+}
+
+const TENSORS: &[(&str, &[u64], u32)] = &[
+    ("token_embd.weight", &[32, 11], GGML_Q4_0),
+    ("output_norm.weight", &[32], GGML_F32),
+    ("blk.0.ffn_down.weight", &[256, 2], GGML_Q4_K),
+];
+
+#[test]
+fn gguf_check_walks_every_tensor_record() {
+    let file = tensor_file();
+    let meta = check_gguf_bytes(&file).unwrap();
+    assert_eq!((meta.tensor_count, meta.kv_count), (3, 11));
+    let start = meta.tensor_data_offset.unwrap();
+    assert_eq!(start % 32, 0);
+    assert_eq!(meta.tensor_data_size, Some(352 + 288));
+    assert_eq!(start + 352 + 288, file.len() as u64);
+    // The other readers stop before the tensor records and agree on the rest.
+    let plain = GgufMetadata::from_bytes(&file).unwrap();
+    assert_eq!(plain.tensor_data_offset, None);
+    assert_eq!(plain.token_count, meta.token_count);
+    assert_eq!(Vocabulary::from_gguf_bytes(&file).unwrap().len(), 11);
+}
+
+#[test]
+fn gguf_check_names_the_tensor_a_cut_falls_in() {
+    let file = tensor_file();
+    let start = check_gguf_bytes(&file).unwrap().tensor_data_offset.unwrap() as usize;
+    let ends = [start + 198, start + 224 + 128, start + 352 + 288];
+    for cut in 1..file.len() {
+        let err = check_gguf_bytes(&file[..cut]).unwrap_err();
+        assert!(err.is_truncated(), "cut at {cut}: {err}");
+        if cut >= start {
+            let tensor = ends.iter().position(|&end| cut < end).unwrap();
+            let expected = format!("the data of tensor '{}'", TENSORS[tensor].0);
+            assert!(err.to_string().contains(&expected), "cut at {cut}: {err}");
+        }
+    }
+}
+
+#[test]
+fn gguf_check_refuses_bad_tensor_records() {
+    let g = || Gguf::new().tokens("llama", &spm_tokens());
+    let check = |file: Vec<u8>| check_gguf_bytes(&file).unwrap_err().to_string();
+
+    let err = check(g().build_records(&[("w", &[8], 4, 0)], 64));
+    assert!(err.starts_with("unknown ggml type 4 at byte "), "{err}");
+    assert!(
+        err.ends_with("while reading the record of tensor 'w'"),
+        "{err}"
+    );
+
+    let err = check(g().build_records(&[("w", &[1, 1, 1, 1, 1], GGML_F32, 0)], 4));
+    assert!(
+        err.starts_with("5 dimensions (ggml allows at most 4)"),
+        "{err}"
+    );
+
+    let err = check(g().build_records(&[("w", &[33, 2], GGML_Q4_0, 0)], 64));
+    assert!(
+        err.starts_with("rows of 33 elements do not fill whole Q4_0 blocks of 32 (shape 33 x 2)"),
+        "{err}"
+    );
+
+    let err = check(g().build_records(&[("w", &[1 << 62, 1 << 62], GGML_F32, 0)], 4));
+    assert!(err.contains("takes more than 2^64 bytes"), "{err}");
+
+    let err = check(g().build_records(&[("w", &[u64::MAX], GGML_F32, 0)], 4));
+    assert!(err.contains("larger than 2^63 - 1"), "{err}");
+
+    let err = check(g().build_records(&[("w", &[4], GGML_F32, 16)], 32));
+    assert!(
+        err.starts_with("data offset 16 is not a multiple of the alignment 32"),
+        "{err}"
+    );
+
+    let err = check(g().build_records(&[("w", &[4], GGML_F32, 1 << 40)], 16));
+    assert!(
+        err.starts_with("truncated at byte ")
+            && err.contains("tensor 'w' (needs 16 bytes, 0 left)"),
+        "{err}"
+    );
+
+    let err = check(
+        g().u32("general.alignment", 24)
+            .build_records(&[("w", &[4], GGML_F32, 0)], 16),
+    );
+    assert!(
+        err.contains("'general.alignment'") && err.contains("power of two"),
+        "{err}"
+    );
+    // A power-of-two alignment other than 32 moves where the data starts.
+    let file = g().u32("general.alignment", 64).build_records(&[], 0);
+    assert_eq!(check_gguf_bytes(&file).unwrap().alignment, Some(64));
+}
+
+#[test]
+fn gguf_check_file_names_the_file() {
+    let dir = std::env::temp_dir().join(format!("taboo-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cut.gguf");
+    let file = tensor_file();
+    std::fs::write(&path, &file[..file.len() - 1]).unwrap();
+    let err = taboo::vocab::check_gguf_file(&path).unwrap_err();
+    assert_eq!(err.file(), Some(path.as_path()));
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("{}: truncated at byte ", path.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("tensor 'blk.0.ffn_down.weight' (needs 288 bytes, 287 left)"),
+        "{text}"
+    );
+    std::fs::write(&path, &file).unwrap();
+    assert_eq!(
+        taboo::vocab::check_gguf_file(&path).unwrap().tensor_count,
+        3
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
 // GGUF: property tests (the same code path as the cargo-fuzz target in fuzz/).
 
-/// What `fuzz/fuzz_targets/gguf.rs` checks: an answer, never a panic, and metadata that reads
-/// wherever the vocabulary does.
+/// What `fuzz/fuzz_targets/gguf.rs` checks: an answer, never a panic, metadata that reads
+/// wherever the vocabulary or the full check does, and a passed check whose tensor data lies
+/// inside the input.
 fn no_panic(bytes: &[u8]) {
     let vocab = Vocabulary::from_gguf_bytes(bytes);
     let meta = GgufMetadata::from_bytes(bytes);
+    let checked = check_gguf_bytes(bytes);
     if let Ok(vocab) = vocab {
-        assert_eq!(meta.unwrap().token_count, vocab.len());
+        assert_eq!(meta.as_ref().unwrap().token_count, vocab.len());
+    }
+    if let Ok(checked) = checked {
+        let meta = meta.expect("metadata reads wherever the check passes");
+        assert_eq!(
+            (meta.token_count, meta.tensor_count, meta.kv_count),
+            (checked.token_count, checked.tensor_count, checked.kv_count)
+        );
+        let end = checked.tensor_data_offset.unwrap() + checked.tensor_data_size.unwrap();
+        assert!(checked.tensor_count == 0 || end <= bytes.len() as u64);
     }
 }
 
@@ -578,12 +776,16 @@ proptest! {
 
     #[test]
     fn gguf_mutated_files_never_panic(
-        spm in any::<bool>(),
+        which in 0..3u8,
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
         cut in any::<prop::sample::Index>(),
         cut_it in any::<bool>(),
     ) {
-        let mut file = if spm { spm_file() } else { gpt2_file() };
+        let mut file = match which {
+            0 => spm_file(),
+            1 => gpt2_file(),
+            _ => tensor_file(),
+        };
         for (at, byte) in edits {
             let i = at.index(file.len());
             file[i] = byte;

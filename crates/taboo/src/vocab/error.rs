@@ -20,7 +20,7 @@ use super::TokenId;
 /// ```
 /// use taboo::Vocabulary;
 /// let err = Vocabulary::from_gguf_bytes(b"PK\x03\x04 not a model").unwrap_err();
-/// assert_eq!(err.to_string(), r#"not a GGUF file (starts with "PK\x03\x04")"#);
+/// assert_eq!(err.to_string(), r#"not a GGUF file (no GGUF magic; it starts with "PK\x03\x04")"#);
 /// ```
 #[derive(Debug)]
 pub struct VocabError {
@@ -105,6 +105,13 @@ impl VocabError {
         }
     }
 
+    /// True when the input ended before the format said it would: a length, a count or a
+    /// tensor's data runs past the end. For a model file this usually means an interrupted
+    /// download.
+    pub fn is_truncated(&self) -> bool {
+        matches!(self.kind, Kind::Truncated { .. })
+    }
+
     /// The token that could not be decoded, when one token is to blame.
     pub fn token_id(&self) -> Option<TokenId> {
         match &self.kind {
@@ -123,7 +130,11 @@ impl fmt::Display for VocabError {
             Kind::Io(e) => write!(f, "cannot read: {e}"),
             Kind::NotGguf { start } if start.is_empty() => write!(f, "not a GGUF file (it is empty)"),
             Kind::NotGguf { start } => {
-                write!(f, "not a GGUF file (starts with \"{}\")", start.escape_ascii())
+                write!(
+                    f,
+                    "not a GGUF file (no GGUF magic; it starts with \"{}\")",
+                    start.escape_ascii()
+                )
             }
             Kind::UnsupportedGgufVersion(v) => {
                 write!(f, "unsupported GGUF version {v} (versions 2 and 3 are supported")?;

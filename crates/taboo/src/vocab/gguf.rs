@@ -1,10 +1,15 @@
 //! GGUF metadata: the tokenizer a llama.cpp model file carries, read without any GGUF library.
 //!
 //! A GGUF file starts with `GGUF`, a little-endian version (2 or 3), the tensor count, the
-//! key/value count, and then the key/value pairs; tensor descriptions and weights follow and are
-//! never read here. Only a handful of keys are kept (see [`GgufMetadata`] and the tokenizer keys
-//! below); every other value is skipped without being stored, so a model file costs no more
-//! memory than its token list.
+//! key/value count, and then the key/value pairs; the tensor records (name, shape, ggml type,
+//! data offset) follow, then the tensor data, aligned to `general.alignment`. Only a handful of
+//! keys are kept (see [`GgufMetadata`] and the tokenizer keys below); every other value is
+//! skipped without being stored, so a model file costs no more memory than its token list.
+//!
+//! Loading a vocabulary stops after the key/value section. [`check_gguf_file`] goes on through
+//! the tensor records and checks that every tensor's data lies inside the file, which is what a
+//! runtime wants before it hands the file to llama.cpp: a truncated download then ends in an
+//! error naming the tensor that is cut, not in whatever the C++ loader does.
 //!
 //! Model files come from anywhere, so the reader treats every length as hostile: a length or an
 //! element count is checked against the bytes left in the file *before* anything is allocated,
@@ -22,15 +27,18 @@
 //! | 2, 3, 5, other        | special                        | special                     |
 //!
 //! Tokens whose text llama.cpp recognises as ending generation (`<|im_end|>`, `<end_of_turn>`,
-//! `<|endoftext|>` …) are special and end generation whatever their declared type, because
-//! llama.cpp overrides their type to "control" when it loads the model.
+//! `</s>`, the fill-in-the-middle markers …) are special and end generation whatever their
+//! declared type, because llama.cpp overrides their type to "control" when it loads the model;
+//! the rules are in `end_of_generation.rs`.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use super::byte_level::{decode_byte_level, decode_metaspace, parse_byte_piece};
+use super::end_of_generation::{EndOfGeneration, Forced, EOS_KEY, ROLES};
 use super::error::{Kind, VocabError};
+use super::ggml_type::GgmlType;
 use super::{TokenId, Vocabulary};
 
 const MAGIC: &[u8; 4] = b"GGUF";
@@ -50,42 +58,43 @@ const T_U64: u32 = 10;
 const T_I64: u32 = 11;
 const T_F64: u32 = 12;
 
+/// Where tensor data starts when the file has no `general.alignment` key (ggml's default).
+const DEFAULT_ALIGNMENT: u64 = 32;
+
+/// ggml tensors have at most four dimensions (`GGML_MAX_DIMS`).
+const MAX_DIMS: u32 = 4;
+
 /// Real files never nest arrays; the bound only keeps hostile input from recursing deeply.
 const MAX_ARRAY_DEPTH: u32 = 8;
 
 // Token types (llama.cpp's `llama_token_type`).
 const TOKEN_NORMAL: i32 = 1;
+const TOKEN_CONTROL: i32 = 3;
 const TOKEN_USER_DEFINED: i32 = 4;
 const TOKEN_BYTE: i32 = 6;
 
-/// Token texts that llama.cpp treats as ending generation whatever the metadata says (its
-/// `special_eog_ids` scan in `llama-vocab.cpp`), so the guard must see them as end of text too.
-pub(crate) const END_OF_GENERATION_TEXTS: &[&str] = &[
-    "<|eot_id|>",
-    "<|im_end|>",
-    "<|end|>",
-    "<|return|>",
-    "<|call|>",
-    "<end_of_turn>",
-    "<|endoftext|>",
-    "<|eom_id|>",
-    "<EOT>",
-    "_<EOT>",
-    "<|end_of_text|>",
-    "<end_of_utterance>",
-];
-
 /// What a GGUF file says about itself, beyond the token list.
 ///
-/// Read with [`GgufMetadata::from_file`] (only the key/value section is read) or together with
-/// the vocabulary by [`read_gguf_file`].
+/// Read with [`GgufMetadata::from_file`] (only the key/value section is read), together with
+/// the vocabulary by [`read_gguf_file`], or by [`check_gguf_file`], which also walks the tensor
+/// records and checks that the file holds all their data.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GgufMetadata {
     /// GGUF format version (2 or 3).
     pub version: u32,
-    /// Number of tensors the file declares (they are not read).
+    /// Number of tensors the file declares; [`check_gguf_file`] walks all their records.
     pub tensor_count: u64,
+    /// Number of key/value entries in the metadata section.
+    pub kv_count: u64,
+    /// `general.alignment`: tensor data starts at a multiple of it (32 when absent).
+    pub alignment: Option<u64>,
+    /// Byte offset where the tensor data starts; known only after [`check_gguf_file`] or
+    /// [`check_gguf_bytes`].
+    pub tensor_data_offset: Option<u64>,
+    /// Bytes from the start of the tensor data to the end of the last tensor; known only after
+    /// [`check_gguf_file`] or [`check_gguf_bytes`].
+    pub tensor_data_size: Option<u64>,
     /// `general.architecture`, such as `llama` or `gemma3`.
     pub architecture: Option<String>,
     /// `general.name`, the model's display name.
@@ -114,7 +123,7 @@ impl GgufMetadata {
     /// ```
     pub fn from_file(path: impl AsRef<Path>) -> Result<GgufMetadata, VocabError> {
         let path = path.as_ref();
-        read_file(path, false)
+        read_file(path, Mode::Metadata)
             .map(|parsed| parsed.meta)
             .map_err(|e| e.in_file(path))
     }
@@ -126,7 +135,7 @@ impl GgufMetadata {
     /// assert!(err.to_string().starts_with("unsupported GGUF version 1"));
     /// ```
     pub fn from_bytes(bytes: &[u8]) -> Result<GgufMetadata, VocabError> {
-        parse(bytes, bytes.len() as u64, false).map(|parsed| parsed.meta)
+        parse(bytes, bytes.len() as u64, Mode::Metadata).map(|parsed| parsed.meta)
     }
 }
 
@@ -139,7 +148,7 @@ impl GgufMetadata {
 /// ```
 pub fn read_gguf_file(path: impl AsRef<Path>) -> Result<(GgufMetadata, Vocabulary), VocabError> {
     let path = path.as_ref();
-    read_file(path, true)
+    read_file(path, Mode::Vocabulary)
         .and_then(Parsed::into_vocabulary)
         .map_err(|e| e.in_file(path))
 }
@@ -151,15 +160,60 @@ pub fn read_gguf_file(path: impl AsRef<Path>) -> Result<(GgufMetadata, Vocabular
 /// assert!(err.to_string().starts_with("truncated at byte 8 while reading the tensor count"));
 /// ```
 pub fn read_gguf_bytes(bytes: &[u8]) -> Result<(GgufMetadata, Vocabulary), VocabError> {
-    parse(bytes, bytes.len() as u64, true).and_then(Parsed::into_vocabulary)
+    parse(bytes, bytes.len() as u64, Mode::Vocabulary).and_then(Parsed::into_vocabulary)
 }
 
-fn read_file(path: &Path, keep_tokens: bool) -> Result<Parsed, VocabError> {
+/// Checks that a GGUF file is complete: header, every key/value entry and every tensor record
+/// readable, every tensor of a known ggml type, and every tensor's data inside the file.
+///
+/// The token list is counted, not stored. A file cut short fails with a "truncated" error
+/// ([`VocabError::is_truncated`]) that names the byte offset and, when the cut falls in the
+/// tensor data, the first tensor that is cut.
+///
+/// ```no_run
+/// let meta = taboo::vocab::check_gguf_file("models/SmolLM2-135M-Instruct-Q4_1.gguf")?;
+/// println!("{} tensors, data from byte {:?}", meta.tensor_count, meta.tensor_data_offset);
+/// # Ok::<(), taboo::VocabError>(())
+/// ```
+pub fn check_gguf_file(path: impl AsRef<Path>) -> Result<GgufMetadata, VocabError> {
+    let path = path.as_ref();
+    read_file(path, Mode::Check)
+        .map(|parsed| parsed.meta)
+        .map_err(|e| e.in_file(path))
+}
+
+/// Checks the bytes of a whole GGUF file the way [`check_gguf_file`] checks a file.
+///
+/// ```
+/// // A header that declares one tensor, and then ends.
+/// let mut file = b"GGUF\x03\0\0\0".to_vec();
+/// file.extend(1u64.to_le_bytes()); // tensors
+/// file.extend(0u64.to_le_bytes()); // key/value entries
+/// let err = taboo::vocab::check_gguf_bytes(&file).unwrap_err();
+/// assert!(err.is_truncated());
+/// assert!(err.to_string().contains("the name of tensor 0"), "{err}");
+/// ```
+pub fn check_gguf_bytes(bytes: &[u8]) -> Result<GgufMetadata, VocabError> {
+    parse(bytes, bytes.len() as u64, Mode::Check).map(|parsed| parsed.meta)
+}
+
+/// How far to read and what to keep.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The key/value section, without storing the token list.
+    Metadata,
+    /// The key/value section with the token list.
+    Vocabulary,
+    /// The key/value section and the tensor records, checking the tensor data's extent.
+    Check,
+}
+
+fn read_file(path: &Path, mode: Mode) -> Result<Parsed, VocabError> {
     let io_err = |e| VocabError::new(Kind::Io(e));
     let file = File::open(path).map_err(io_err)?;
     let len = file.metadata().map_err(io_err)?.len();
     // Token strings are short, so reads are many and small: buffer them.
-    parse(BufReader::with_capacity(1 << 16, file), len, keep_tokens)
+    parse(BufReader::with_capacity(1 << 16, file), len, mode)
 }
 
 /// Everything kept from the key/value section.
@@ -168,11 +222,15 @@ struct Parsed {
     meta: GgufMetadata,
     tokens: Option<TokenTexts>,
     token_types: Option<Vec<i32>>,
-    /// EOS, EOT, EOM and the FIM pad/repo/separator ids: llama.cpp ends generation on all of them.
-    end_ids: Vec<(&'static str, TokenId)>,
+    /// The ids the metadata gives for EOS and for each of llama.cpp's token roles (EOT, EOM, the
+    /// fill-in-the-middle markers), by key.
+    key_ids: Vec<(&'static str, TokenId)>,
+    /// Where the `general.alignment` value starts, for an error about it.
+    alignment_at: u64,
 }
 
-/// Token strings back to back, so that a 200k-token list is two allocations, not 200k.
+/// Strings back to back (token texts, tensor names), so that a 200k-token list is two
+/// allocations, not 200k.
 #[derive(Default)]
 struct TokenTexts {
     bytes: Vec<u8>,
@@ -183,6 +241,14 @@ impl TokenTexts {
     fn get(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.bytes[start..self.ends[i]]
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> {
+        (0..self.len()).map(|i| self.get(i))
     }
 }
 
@@ -417,8 +483,9 @@ enum Wanted {
     Tokens,
     TokenTypes,
     Bos,
-    /// One of the ids llama.cpp ends generation on.
-    EndId(&'static str),
+    Alignment,
+    /// EOS, or the id of one of llama.cpp's token roles; named by its key.
+    KeyId(&'static str),
 }
 
 fn wanted(key: &[u8]) -> Option<Wanted> {
@@ -431,17 +498,16 @@ fn wanted(key: &[u8]) -> Option<Wanted> {
         b"tokenizer.ggml.tokens" => Wanted::Tokens,
         b"tokenizer.ggml.token_type" => Wanted::TokenTypes,
         b"tokenizer.ggml.bos_token_id" => Wanted::Bos,
-        b"tokenizer.ggml.eos_token_id" => Wanted::EndId("tokenizer.ggml.eos_token_id"),
-        b"tokenizer.ggml.eot_token_id" => Wanted::EndId("tokenizer.ggml.eot_token_id"),
-        b"tokenizer.ggml.eom_token_id" => Wanted::EndId("tokenizer.ggml.eom_token_id"),
-        b"tokenizer.ggml.fim_pad_token_id" => Wanted::EndId("tokenizer.ggml.fim_pad_token_id"),
-        b"tokenizer.ggml.fim_rep_token_id" => Wanted::EndId("tokenizer.ggml.fim_rep_token_id"),
-        b"tokenizer.ggml.fim_sep_token_id" => Wanted::EndId("tokenizer.ggml.fim_sep_token_id"),
-        _ => return None,
+        b"general.alignment" => Wanted::Alignment,
+        _ if key == EOS_KEY.as_bytes() => Wanted::KeyId(EOS_KEY),
+        _ => {
+            let role = ROLES.iter().find(|r| r.key.as_bytes() == key)?;
+            Wanted::KeyId(role.key)
+        }
     })
 }
 
-fn parse(src: impl Read, len: u64, keep_tokens: bool) -> Result<Parsed, VocabError> {
+fn parse(src: impl Read, len: u64, mode: Mode) -> Result<Parsed, VocabError> {
     let mut r = Reader { src, pos: 0, len };
 
     let mut magic = [0u8; 4];
@@ -474,6 +540,8 @@ fn parse(src: impl Read, len: u64, keep_tokens: bool) -> Result<Parsed, VocabErr
     let kv_count = r
         .u64()
         .map_err(|f| f.reading(|| "the key/value count".into()))?;
+    parsed.meta.kv_count = kv_count;
+    let keep_tokens = mode == Mode::Vocabulary;
 
     let mut key = Vec::new();
     // No allocation depends on kv_count: a lying count just runs into the end of the input.
@@ -512,7 +580,142 @@ fn parse(src: impl Read, len: u64, keep_tokens: bool) -> Result<Parsed, VocabErr
             }
         }
     }
+    if mode == Mode::Check {
+        walk_tensors(&mut r, &mut parsed)?;
+    }
     Ok(parsed)
+}
+
+/// Reads the tensor records that follow the key/value section and checks that each tensor's
+/// data lies inside the input.
+///
+/// The data section starts after the last record, so no extent can be checked before all
+/// records are read: each record's offset and size are kept (16 bytes for a record of at least
+/// 24 input bytes) with its name, and memory stays below the input's size.
+fn walk_tensors<R: Read>(r: &mut Reader<R>, parsed: &mut Parsed) -> Result<(), VocabError> {
+    let alignment = match parsed.meta.alignment {
+        None => DEFAULT_ALIGNMENT,
+        Some(a) if a.is_power_of_two() && a <= u64::from(u32::MAX) => a,
+        Some(a) => {
+            return Err(VocabError::new(Kind::WrongType {
+                key: "general.alignment".into(),
+                at: parsed.alignment_at,
+                found: format!("{a}"),
+                expected: "a power of two that fits in 32 bits",
+            }))
+        }
+    };
+    let mut names = TokenTexts::default();
+    let mut extents: Vec<(u64, u64)> = Vec::new();
+    for index in 0..parsed.meta.tensor_count {
+        r.string_into(&mut names.bytes)
+            .map_err(|f| f.reading(|| format!("the name of tensor {index}")))?;
+        names.ends.push(names.bytes.len());
+        let name = String::from_utf8_lossy(names.get(names.len() - 1)).into_owned();
+        let of_tensor = |what: &str| format!("{what} of tensor '{name}'");
+        let bad = |at: u64, reason: String| {
+            Fail::Malformed { at, reason }.reading(|| of_tensor("the record"))
+        };
+
+        let dims_at = r.pos;
+        let n_dims = r
+            .u32()
+            .map_err(|f| f.reading(|| of_tensor("the dimension count")))?;
+        if n_dims > MAX_DIMS {
+            return Err(bad(
+                dims_at,
+                format!("{n_dims} dimensions (ggml allows at most {MAX_DIMS})"),
+            ));
+        }
+        let mut shape = [1u64; MAX_DIMS as usize];
+        for d in shape.iter_mut().take(n_dims as usize) {
+            let at = r.pos;
+            *d = r.u64().map_err(|f| f.reading(|| of_tensor("the shape")))?;
+            // ggml keeps dimensions as i64.
+            if i64::try_from(*d).is_err() {
+                return Err(bad(at, format!("dimension {d} larger than 2^63 - 1")));
+            }
+        }
+        let shape_text = || {
+            let dims: Vec<String> = shape[..n_dims as usize]
+                .iter()
+                .map(u64::to_string)
+                .collect();
+            dims.join(" x ")
+        };
+        let type_at = r.pos;
+        let type_id = r
+            .u32()
+            .map_err(|f| f.reading(|| of_tensor("the ggml type")))?;
+        let ty = GgmlType::from_id(type_id)
+            .ok_or_else(|| bad(type_at, format!("unknown ggml type {type_id}")))?;
+        if shape[0] % ty.block != 0 {
+            return Err(bad(
+                dims_at,
+                format!(
+                    "rows of {} elements do not fill whole {} blocks of {} (shape {})",
+                    shape[0],
+                    ty.name,
+                    ty.block,
+                    shape_text()
+                ),
+            ));
+        }
+        let size = shape
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d))
+            .and_then(|elements| ty.data_size(elements))
+            .ok_or_else(|| {
+                bad(
+                    dims_at,
+                    format!(
+                        "{} shape {} takes more than 2^64 bytes",
+                        ty.name,
+                        shape_text()
+                    ),
+                )
+            })?;
+        let offset_at = r.pos;
+        let offset = r
+            .u64()
+            .map_err(|f| f.reading(|| of_tensor("the data offset")))?;
+        if offset % alignment != 0 {
+            return Err(bad(
+                offset_at,
+                format!("data offset {offset} is not a multiple of the alignment {alignment}"),
+            ));
+        }
+        extents.push((offset, size));
+    }
+
+    let data_start = r.pos.div_ceil(alignment).saturating_mul(alignment);
+    let mut data_end = data_start;
+    // Report the tensor where the cut falls, the first one in the file that is not whole.
+    let mut cut: Option<(usize, u64, u64)> = None;
+    for (i, &(offset, size)) in extents.iter().enumerate() {
+        let start = data_start.saturating_add(offset);
+        let end = start.saturating_add(size);
+        data_end = data_end.max(end);
+        if end > r.len && cut.is_none_or(|(_, first, _)| start < first) {
+            cut = Some((i, start, size));
+        }
+    }
+    if let Some((i, start, size)) = cut {
+        return Err(Fail::Truncated {
+            at: start,
+            needed: size,
+            left: r.len.saturating_sub(start),
+        }
+        .reading(|| {
+            format!(
+                "the data of tensor '{}'",
+                String::from_utf8_lossy(names.get(i))
+            )
+        }));
+    }
+    parsed.meta.tensor_data_offset = Some(data_start);
+    parsed.meta.tensor_data_size = Some(data_end - data_start);
+    Ok(())
 }
 
 /// Why a kept key could not be read.
@@ -560,7 +763,17 @@ fn read_wanted<R: Read>(
         return Ok(());
     }
     match w {
-        Wanted::Bos | Wanted::EndId(_) => {
+        Wanted::Alignment => {
+            if meta.alignment.is_some() {
+                return Err(KeepError::Duplicate);
+            }
+            parsed.alignment_at = r.pos;
+            let a = r.integer(ty)?.ok_or(KeepError::Type("an integer"))?;
+            // Checked (power of two) only by the tensor walk, the one reader that needs it.
+            meta.alignment = Some(u64::try_from(a).unwrap_or(0));
+            Ok(())
+        }
+        Wanted::Bos | Wanted::KeyId(_) => {
             let id = r
                 .integer(ty)?
                 .ok_or(KeepError::Type("an integer token id"))?;
@@ -569,14 +782,14 @@ fn read_wanted<R: Read>(
             match w {
                 Wanted::Bos if meta.bos_token_id.is_some() => return Err(KeepError::Duplicate),
                 Wanted::Bos => meta.bos_token_id = Some(id),
-                Wanted::EndId(name) => {
-                    if parsed.end_ids.iter().any(|(n, _)| *n == name) {
+                Wanted::KeyId(key) => {
+                    if parsed.key_ids.iter().any(|(k, _)| *k == key) {
                         return Err(KeepError::Duplicate);
                     }
-                    if name == "tokenizer.ggml.eos_token_id" {
+                    if key == EOS_KEY {
                         meta.eos_token_id = Some(id);
                     }
-                    parsed.end_ids.push((name, id));
+                    parsed.key_ids.push((key, id));
                 }
                 _ => {}
             }
@@ -695,18 +908,19 @@ impl Parsed {
             )));
         }
 
+        let eog = EndOfGeneration::decide(tokens.iter(), &self.key_ids);
         let mut b = Vocabulary::builder();
         let mut buf = Vec::new();
         for i in 0..n {
             let text = tokens.get(i);
-            // Without token types llama.cpp takes every token as normal.
-            let ty = self.token_types.as_ref().map_or(TOKEN_NORMAL, |t| t[i]);
             let id = i as u64;
-            if END_OF_GENERATION_TEXTS.iter().any(|t| t.as_bytes() == text) {
-                let eog = b.special(String::from_utf8_lossy(text));
-                b.end_of_generation(eog);
-                continue;
-            }
+            // Without token types llama.cpp takes every token as normal.
+            let ty = match eog.forced.get(&(i as TokenId)) {
+                Some(Forced::Control) => TOKEN_CONTROL,
+                Some(Forced::UserDefined) => TOKEN_USER_DEFINED,
+                Some(Forced::Normal) => TOKEN_NORMAL,
+                None => self.token_types.as_ref().map_or(TOKEN_NORMAL, |t| t[i]),
+            };
             buf.clear();
             match ty {
                 TOKEN_NORMAL => match spelling {
@@ -752,7 +966,7 @@ impl Parsed {
             b.text(&buf);
         }
 
-        let mut end_ids: Vec<TokenId> = self.end_ids.iter().map(|&(_, id)| id).collect();
+        let mut end_ids = eog.ids;
         // llama.cpp's default for SentencePiece models without an EOS key is `</s>` at id 2.
         // (Its byte-level default, id 11, is a comma in GPT-2 and not worth copying.)
         if spelling == Spelling::SentencePiece && self.meta.eos_token_id.is_none() && n > 2 {

@@ -23,17 +23,13 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::byte_level::{decode_byte_level, decode_metaspace, parse_byte_piece, METASPACE};
+use super::end_of_generation::END_OF_GENERATION_TEXTS;
 use super::error::{Kind, VocabError};
-use super::gguf::END_OF_GENERATION_TEXTS;
 use super::Vocabulary;
 
 /// Ids beyond this are taken as a broken file rather than a vocabulary with huge gaps, which
 /// would otherwise be filled with millions of `<unused:N>` tokens.
 const MAX_TOKEN_ID: u64 = 1 << 24;
-
-/// End markers of Hugging Face tokenizers on top of llama.cpp's list: there the EOS id comes
-/// from the metadata, here there is no metadata.
-const HF_END_TEXTS: &[&str] = &["</s>", "<eos>"];
 
 #[derive(Clone, Copy, PartialEq)]
 enum Spelling {
@@ -176,10 +172,7 @@ pub(crate) fn from_json(json: &str) -> Result<Vocabulary, VocabError> {
                 b.text(bytes);
             }
             Some(Entry::Special(name)) => {
-                let is_end = END_OF_GENERATION_TEXTS
-                    .iter()
-                    .chain(HF_END_TEXTS)
-                    .any(|t| *t == name);
+                let is_end = END_OF_GENERATION_TEXTS.iter().any(|t| *t == name);
                 let id = b.special(name);
                 if is_end {
                     ends.push(id);

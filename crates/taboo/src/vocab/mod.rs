@@ -11,14 +11,16 @@ use std::fmt;
 use std::path::Path;
 
 pub mod byte_level;
+mod end_of_generation;
 mod error;
+mod ggml_type;
 mod gguf;
 mod hf;
 #[cfg(feature = "tiktoken")]
 mod tiktoken;
 
 pub use error::VocabError;
-pub use gguf::{read_gguf_bytes, read_gguf_file, GgufMetadata};
+pub use gguf::{check_gguf_bytes, check_gguf_file, read_gguf_bytes, read_gguf_file, GgufMetadata};
 #[cfg(feature = "tiktoken")]
 pub use tiktoken::TiktokenEncoding;
 
