@@ -59,6 +59,10 @@ pub struct BanArgs {
     /// Treat each --ban as a regular expression.
     #[arg(long)]
     pub regex: bool,
+    /// Also ban disguised spellings of each --ban: look-alike letters ("сat" with a
+    /// Cyrillic с), invisible characters ("c\u{200B}at", accents) and full-width forms.
+    #[arg(long)]
+    pub disguise: bool,
 }
 
 impl BanArgs {
@@ -76,6 +80,7 @@ impl BanArgs {
                 regex: self.regex,
                 case_sensitive: self.case_sensitive,
                 whole_word: !self.substring,
+                disguise: self.disguise,
             };
             list.add(word, options)
                 .map_err(|e| format!("cannot ban {word:?}: {e}"))?;

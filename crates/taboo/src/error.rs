@@ -98,7 +98,7 @@ impl fmt::Display for BanError {
             BanErrorKind::UnsupportedRegex(what) => write!(f, "{what}"),
             BanErrorKind::UnknownOption(opt) => write!(
                 f,
-                "unknown option {opt:?}; known options are regex, case, nocase, substring, word"
+                "unknown option {opt:?}; known options are regex, case, nocase, substring, word, disguise"
             ),
             BanErrorKind::InvalidUtf8 { offset } => write!(
                 f,

@@ -127,3 +127,11 @@ fn oversized_regex_is_a_clear_error() {
     assert!(e.to_string().contains("too large"), "{e}");
     assert_eq!(e.line(), None);
 }
+
+#[test]
+fn disguise_folding_is_for_plain_entries() {
+    let e = parse_err("cat\n[regex disguise] c.t\n");
+    assert!(matches!(e.kind(), BanErrorKind::UnsupportedRegex(_)));
+    assert_eq!(e.line(), Some(2));
+    assert!(e.to_string().contains("not to regexes"), "{e}");
+}

@@ -84,8 +84,14 @@ fn vocab_strategy() -> impl Strategy<Value = Vec<Vec<u8>>> {
 }
 
 fn entry_strategy() -> impl Strategy<Value = Entry> {
-    (any::<bool>(), 0usize..64, any::<bool>(), any::<bool>()).prop_map(
-        |(regex, i, case_sensitive, whole_word)| {
+    (
+        any::<bool>(),
+        0usize..64,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(regex, i, case_sensitive, whole_word, disguise)| {
             let text = if regex {
                 REGEXES[i % REGEXES.len()]
             } else {
@@ -97,10 +103,10 @@ fn entry_strategy() -> impl Strategy<Value = Entry> {
                     regex,
                     case_sensitive,
                     whole_word,
+                    disguise: disguise && !regex,
                 },
             }
-        },
-    )
+        })
 }
 
 fn build(tokens: &[Vec<u8>], entries: &[Entry], literal_engine: bool) -> Arc<MaskTable> {
@@ -116,6 +122,22 @@ fn build(tokens: &[Vec<u8>], entries: &[Entry], literal_engine: bool) -> Arc<Mas
     }
     let a = Automaton::compile_with(&list, CompileOptions { literal_engine }).unwrap();
     Arc::new(MaskTable::new(Arc::new(a), Arc::new(b.build())))
+}
+
+/// Disguise folding, written independently of the engine's: drop invisible characters and
+/// combining marks, map full-width ASCII and Latin/Cyrillic/Greek look-alikes to Latin.
+fn undisguise_text(s: &str) -> String {
+    const FROM: &str = "авеёкмнорстухіїјѕһԁԛԝүАВЕЁКМНОРСТУХІЇЈЅҺԀԚԜҮαβεηικνορτυχϲϳΑΒΕΖΗΙΚΜΝΟΡΤΥΧϹ";
+    const TO: &str = "abeekmhopctyxiijshdqwyABEEKMHOPCTYXIIJSHDQWYabenikvoptuxcjABEZHIKMNOPTYXC";
+    let marks = regex::Regex::new(r"\p{Mn}").unwrap();
+    let s = marks.replace_all(s, "");
+    s.chars()
+        .filter(|c| !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{AD}' | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}'))
+        .map(|c| match c as u32 {
+            0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap(),
+            _ => FROM.chars().position(|f| f == c).map_or(c, |i| TO.chars().nth(i).unwrap()),
+        })
+        .collect()
 }
 
 /// The independent matcher: the `regex` crate on the decoded text.
@@ -135,10 +157,15 @@ fn oracle(entries: &[Entry], text: &[u8], ended: bool) -> Option<String> {
     }
     let decoded = String::from_utf8_lossy(&text).into_owned();
     for e in entries {
+        let (decoded, entry_text) = if e.options.disguise {
+            (undisguise_text(&decoded), undisguise_text(e.text))
+        } else {
+            (decoded.clone(), e.text.to_string())
+        };
         let body = if e.options.regex {
             e.text.to_string()
         } else {
-            e.text
+            entry_text
                 .split_whitespace()
                 .map(regex::escape)
                 .collect::<Vec<_>>()
@@ -217,7 +244,20 @@ proptest! {
             if allowed.is_empty() {
                 break;
             }
-            let t = allowed[c as usize % allowed.len()];
+            // Half the time, steer towards the ban like a model that wants the word: pick
+            // among allowed tokens that open, extend or complete a partial match.
+            let masks = g.masks();
+            let eager: Vec<u32> = allowed
+                .iter()
+                .copied()
+                .filter(|&t| masks.open.contains(t) || masks.pending.contains(t))
+                .collect();
+            let pool = if c % 2 == 0 && !eager.is_empty() {
+                &eager
+            } else {
+                &allowed
+            };
+            let t = pool[(c / 2) as usize % pool.len()];
             prop_assert!(g.advance(t).is_ok());
             if t == eos {
                 ended = true;

@@ -2,7 +2,7 @@
 //!
 //! Raw bytes go through the normaliser ([`crate::text`]) and the normalised bytes drive one or
 //! more *lanes*. A lane is an anchored engine — the literal trie for plain words, a dense DFA
-//! for regexes — plus whether it folds case. "Search anywhere" is done by the caller of the
+//! for regexes — plus how it folds text (case, disguises). "Search anywhere" is done by the caller of the
 //! engine: a [`State`] holds, per lane, the set of live anchored *threads* (one per position
 //! where a partial match began and has not died), and a fresh thread starts at every byte.
 //!
@@ -20,7 +20,7 @@ use regex::RegexEngine;
 
 use crate::banlist::{entry::parse_regex, BanList};
 use crate::error::BanError;
-use crate::text::{normalize, Emission, NormState, MARK};
+use crate::text::{normalize, Emission, Fold, NormState, MARK};
 
 /// Every engine's start state.
 pub(crate) const START: u32 = 0;
@@ -69,7 +69,7 @@ impl Engine {
 /// An engine and the normalisation its patterns were written in.
 #[derive(Clone, Debug)]
 pub(crate) struct Lane {
-    pub(crate) fold: bool,
+    pub(crate) fold: Fold,
     pub(crate) engine: Engine,
     /// The state of a thread that has read only a boundary mark: such a thread has not
     /// begun a word yet, so it does not count as an open partial match.
@@ -77,7 +77,7 @@ pub(crate) struct Lane {
 }
 
 impl Lane {
-    fn new(fold: bool, engine: Engine) -> Lane {
+    fn new(fold: Fold, engine: Engine) -> Lane {
         let after_mark = engine.next(START, MARK);
         Lane {
             fold,
@@ -256,12 +256,24 @@ impl Automaton {
     /// live in separate lanes.
     pub fn compile_with(list: &BanList, options: CompileOptions) -> Result<Automaton, BanError> {
         let mut lanes = Vec::new();
-        for fold in [true, false] {
+        let folds = [
+            Fold::CASE,
+            Fold::NONE,
+            Fold {
+                case: true,
+                disguise: true,
+            },
+            Fold {
+                case: false,
+                disguise: true,
+            },
+        ];
+        for fold in folds {
             let mut literals: Vec<Vec<u8>> = Vec::new();
             let mut hirs = Vec::new();
             for e in list.entries() {
                 let o = e.options();
-                if o.case_sensitive == fold {
+                if o.fold() != fold {
                     continue;
                 }
                 let located = |err: BanError| {
@@ -343,7 +355,7 @@ impl Automaton {
             let mut e = Emission::new();
             for &b in bytes {
                 e.clear();
-                state.norm.push(b, false, &mut e);
+                state.norm.push(b, Fold::NONE, &mut e);
             }
             return false;
         }

@@ -19,7 +19,7 @@ use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Re
 
 use super::{DEAD, START};
 use crate::error::{BanError, BanErrorKind};
-use crate::text::{whitespace_class, word_class, MARK};
+use crate::text::{whitespace_class, word_class, Fold, MARK};
 
 /// Largest DFA the regex entries may compile to.
 const DFA_SIZE_LIMIT: usize = 256 << 20;
@@ -110,7 +110,7 @@ impl RegexEngine {
 }
 
 /// Translates a parsed user regex onto the normalised stream.
-pub(crate) fn translate(hir: &Hir, fold: bool) -> Hir {
+pub(crate) fn translate(hir: &Hir, fold: Fold) -> Hir {
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => Hir::empty(),
         HirKind::Literal(lit) => {
@@ -131,10 +131,10 @@ pub(crate) fn translate(hir: &Hir, fold: bool) -> Hir {
     }
 }
 
-fn translate_class(cls: &ClassUnicode, fold: bool) -> Hir {
+fn translate_class(cls: &ClassUnicode, fold: Fold) -> Hir {
     let mut word = cls.clone();
     word.intersect(&word_class());
-    if fold {
+    if fold.case {
         word.case_fold_simple();
         word.intersect(&word_class());
     }
@@ -152,7 +152,7 @@ fn translate_class(cls: &ClassUnicode, fold: bool) -> Hir {
     has_marker.intersect(&marker);
     let has_marker = has_marker.iter().next().is_some();
     other.difference(&marker);
-    if fold {
+    if fold.case {
         other.case_fold_simple();
         other.difference(&word_class());
         other.difference(&whitespace);

@@ -3,7 +3,7 @@
 use regex_syntax::hir::{Hir, HirKind};
 
 use crate::error::{BanError, BanErrorKind};
-use crate::text::{is_word_char, normalize};
+use crate::text::{is_word_char, normalize, Fold};
 
 /// How one entry matches.
 ///
@@ -19,6 +19,10 @@ pub struct EntryOptions {
     /// The entry must stand as a whole word: a non-word character (or the edge of the text)
     /// on both sides, so banning "cat" keeps "category". On by default.
     pub whole_word: bool,
+    /// Undo disguises before matching: look-alike letters (Cyrillic с for Latin c, Greek ο
+    /// for o …), invisible characters (zero-width space, soft hyphen, combining accents) and
+    /// full-width forms; see [`crate::text::undisguise`]. Plain entries only. Off by default.
+    pub disguise: bool,
 }
 
 impl Default for EntryOptions {
@@ -27,11 +31,20 @@ impl Default for EntryOptions {
             regex: false,
             case_sensitive: false,
             whole_word: true,
+            disguise: false,
         }
     }
 }
 
 impl EntryOptions {
+    /// How text is folded for this entry.
+    pub fn fold(&self) -> Fold {
+        Fold {
+            case: !self.case_sensitive,
+            disguise: self.disguise,
+        }
+    }
+
     /// Options for a regular expression (otherwise default).
     pub fn regex() -> EntryOptions {
         EntryOptions {
@@ -63,6 +76,15 @@ impl BanEntry {
         let text = text.trim();
         if text.is_empty() {
             return Err(located(BanError::new(BanErrorKind::Empty)));
+        }
+        if options.regex && options.disguise {
+            return Err(located(
+                BanError::new(BanErrorKind::UnsupportedRegex(
+                    "disguise folding applies to plain words and phrases, not to regexes"
+                        .to_string(),
+                ))
+                .with_entry(text),
+            ));
         }
         if options.regex {
             parse_regex(text).map_err(|e| located(e.with_entry(text)))?;
@@ -98,7 +120,7 @@ impl BanEntry {
         if self.options.regex {
             self.text.as_bytes().to_vec()
         } else {
-            normalize(self.text.as_bytes(), !self.options.case_sensitive, false)
+            normalize(self.text.as_bytes(), self.options.fold(), false)
         }
     }
 }

@@ -20,6 +20,8 @@
 //! [case] Apple
 //! # anywhere, also inside "damnation"
 //! [substring] damn
+//! # also when disguised: "сat" with a Cyrillic с, "c\u{200B}at", "ｃａｔ"
+//! [disguise] cat
 //! [regex substring] \d{3}-\d{4}
 //! # a leading backslash is dropped: these are the entries "[x]" and "#1"
 //! \[x]
@@ -28,7 +30,9 @@
 //!
 //! `#` starts a comment only at the start of a line, so entries like `C#` work. The options:
 //! `regex` (the entry is a regular expression), `case` / `nocase` (case-sensitive, or not: the
-//! default), `substring` / `word` (match anywhere, or only as a whole word: the default).
+//! default), `substring` / `word` (match anywhere, or only as a whole word: the default),
+//! `disguise` (undo look-alike letters, invisible characters and full-width forms; plain
+//! entries only).
 
 pub(crate) mod entry;
 mod parse;

@@ -25,6 +25,7 @@ pub(crate) fn parse_line(line: &str, number: usize) -> Result<Option<BanEntry>, 
                 "nocase" => options.case_sensitive = false,
                 "substring" => options.whole_word = false,
                 "word" => options.whole_word = true,
+                "disguise" => options.disguise = true,
                 other => {
                     return Err(
                         BanError::new(BanErrorKind::UnknownOption(other.to_string()))

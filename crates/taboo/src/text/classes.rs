@@ -16,13 +16,17 @@ use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, HirKind};
 
 /// Bit set in a BMP table entry when the character is a word character.
 const WORD_BIT: u32 = 1 << 31;
+/// Bit set in a BMP table entry when the character is a combining mark (`\p{Mn}`).
+const MARK_BIT: u32 = 1 << 30;
 
 struct Tables {
     /// Sorted, disjoint ranges of word characters.
     word_ranges: Vec<(u32, u32)>,
+    /// Sorted, disjoint ranges of combining marks (`\p{Mn}`).
+    mark_ranges: Vec<(u32, u32)>,
     /// Sorted `(char, folded)` pairs for every character whose fold differs from itself.
     folds: Vec<(u32, u32)>,
-    /// For each BMP code point: folded code point | WORD_BIT.
+    /// For each BMP code point: folded code point | WORD_BIT | MARK_BIT.
     bmp: Vec<u32>,
 }
 
@@ -54,6 +58,11 @@ pub(crate) fn whitespace_class() -> ClassUnicode {
 
 fn build_tables() -> Tables {
     let word_ranges: Vec<(u32, u32)> = word_class()
+        .ranges()
+        .iter()
+        .map(|r| (r.start() as u32, r.end() as u32))
+        .collect();
+    let mark_ranges: Vec<(u32, u32)> = class_of(r"\p{Mn}")
         .ranges()
         .iter()
         .map(|r| (r.start() as u32, r.end() as u32))
@@ -97,10 +106,12 @@ fn build_tables() -> Tables {
             Err(_) => cp,
         };
         let word = in_ranges(&word_ranges, cp);
-        bmp.push(folded | if word { WORD_BIT } else { 0 });
+        let mark = in_ranges(&mark_ranges, cp);
+        bmp.push(folded | if word { WORD_BIT } else { 0 } | if mark { MARK_BIT } else { 0 });
     }
     Tables {
         word_ranges,
+        mark_ranges,
         folds,
         bmp,
     }
@@ -143,6 +154,21 @@ pub fn is_word_char(c: char) -> bool {
     }
 }
 
+/// True for combining marks (`\p{Mn}`), such as the stress mark in ко́шка.
+#[inline]
+pub(crate) fn is_combining_mark(c: char) -> bool {
+    let cp = c as u32;
+    if cp < 0x300 {
+        return false;
+    }
+    let t = tables();
+    if cp < 0x10000 {
+        t.bmp[cp as usize] & MARK_BIT != 0
+    } else {
+        in_ranges(&t.mark_ranges, cp)
+    }
+}
+
 /// Simple case folding: every member of a case orbit maps to one representative.
 ///
 /// ```
@@ -159,7 +185,7 @@ pub fn fold_char(c: char) -> char {
     }
     let t = tables();
     let folded = if cp < 0x10000 {
-        t.bmp[cp as usize] & !WORD_BIT
+        t.bmp[cp as usize] & !(WORD_BIT | MARK_BIT)
     } else {
         match t.folds.binary_search_by_key(&cp, |&(k, _)| k) {
             Ok(i) => t.folds[i].1,

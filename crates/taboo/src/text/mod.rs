@@ -5,7 +5,8 @@
 //! does), and every character is written to the stream as follows:
 //!
 //! - a word character (`\w` in the Unicode sense: Alphabetic, marks, decimal digits, connector
-//!   punctuation, join controls) is written as itself, case-folded when the lane ignores case;
+//!   punctuation, join controls) is written as itself, case-folded when the lane ignores case
+//!   (and undisguised when the lane folds disguises: see [`undisguise`]);
 //! - a run of whitespace is written once as `MARK ' ' MARK`;
 //! - any other character `c` is written as `MARK c MARK`;
 //! - start and end of text are written as a single `MARK`.
@@ -18,8 +19,10 @@
 //! never forge a mark.
 
 mod classes;
+mod disguise;
 mod normalizer;
 
 pub use classes::{fold_char, is_word_char};
 pub(crate) use classes::{whitespace_class, word_class};
-pub use normalizer::{normalize, Emission, NormState, MARK};
+pub use disguise::undisguise;
+pub use normalizer::{normalize, Emission, Fold, NormState, MARK};

@@ -2,9 +2,49 @@
 //! saved state. See the module docs of [`crate::text`] for the stream's definition.
 
 use super::classes::{fold_char, is_word_char};
+use super::disguise::undisguise;
 
 /// The boundary mark written around non-word characters and at the edges of the text.
 pub const MARK: u8 = 0x01;
+
+/// How a lane folds text before matching.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Fold {
+    /// Letter case is ignored (Unicode simple case folding).
+    pub case: bool,
+    /// Disguises are undone (look-alike letters, invisible characters, full-width forms).
+    pub disguise: bool,
+}
+
+impl Fold {
+    /// No folding: bytes as written (but still UTF-8 decoded and word-marked).
+    pub const NONE: Fold = Fold {
+        case: false,
+        disguise: false,
+    };
+    /// Case folding only (the default for ban entries).
+    pub const CASE: Fold = Fold {
+        case: true,
+        disguise: false,
+    };
+
+    /// Index 0..4, for per-fold tables.
+    pub(crate) fn index(self) -> usize {
+        self.case as usize | (self.disguise as usize) << 1
+    }
+
+    /// A letter as written to the stream. Disguises were undone before (on the letter as
+    /// written, so that an uppercase look-alike maps to an uppercase Latin letter); case
+    /// folding comes last.
+    #[inline]
+    fn letter(self, c: char) -> char {
+        if self.case {
+            fold_char(c)
+        } else {
+            c
+        }
+    }
+}
 
 /// Everything the normaliser remembers between bytes: a partial UTF-8 sequence and whether
 /// the last character was whitespace (runs of whitespace are written once).
@@ -124,10 +164,19 @@ impl NormState {
 
     /// Writes one character to `out` (see the stream definition).
     #[inline]
-    fn write_char(&mut self, c: char, fold: bool, out: &mut Emission) {
+    fn write_char(&mut self, c: char, fold: Fold, out: &mut Emission) {
+        let c = if fold.disguise {
+            match undisguise(c) {
+                Some(c) => c,
+                // Invisible: written as nothing, and the text reads as if it were not there.
+                None => return,
+            }
+        } else {
+            c
+        };
         if is_word_char(c) {
             self.after_space = false;
-            out.push_char(if fold { fold_char(c) } else { c });
+            out.push_char(fold.letter(c));
         } else if c.is_whitespace() {
             if !self.after_space {
                 out.push(MARK);
@@ -139,14 +188,14 @@ impl NormState {
             self.after_space = false;
             let c = if c == '\u{1}' { '\u{FFFD}' } else { c };
             out.push(MARK);
-            out.push_char(if fold { fold_char(c) } else { c });
+            out.push_char(fold.letter(c));
             out.push(MARK);
         }
     }
 
     /// Feeds one raw byte; the normalised bytes it produces are appended to `out`.
     #[inline]
-    pub fn push(&mut self, b: u8, fold: bool, out: &mut Emission) {
+    pub fn push(&mut self, b: u8, fold: Fold, out: &mut Emission) {
         let (chars, n) = self.decode(b);
         for &c in &chars[..n] {
             self.write_char(c, fold, out);
@@ -154,7 +203,7 @@ impl NormState {
     }
 
     /// Ends the text: an open UTF-8 sequence becomes U+FFFD, then the end mark is written.
-    pub fn finish(&self, fold: bool, out: &mut Emission) {
+    pub fn finish(&self, fold: Fold, out: &mut Emission) {
         let mut s = *self;
         if s.need > 0 {
             s.write_char('\u{FFFD}', fold, out);
@@ -214,11 +263,13 @@ impl Default for Emission {
 /// Normalises a whole text: start mark, every byte, end mark (when `edges` is true).
 ///
 /// ```
-/// use taboo::text::normalize;
-/// assert_eq!(normalize(b"Cat, dog", true, true), b"\x01cat\x01,\x01\x01 \x01dog\x01");
-/// assert_eq!(normalize("a \t\n b".as_bytes(), false, false), b"a\x01 \x01b");
+/// use taboo::text::{normalize, Fold};
+/// assert_eq!(normalize(b"Cat, dog", Fold::CASE, true), b"\x01cat\x01,\x01\x01 \x01dog\x01");
+/// assert_eq!(normalize("a \t\n b".as_bytes(), Fold::NONE, false), b"a\x01 \x01b");
+/// let disguised = Fold { case: true, disguise: true };
+/// assert_eq!(normalize("СА\u{200B}t".as_bytes(), disguised, false), b"cat");
 /// ```
-pub fn normalize(text: &[u8], fold: bool, edges: bool) -> Vec<u8> {
+pub fn normalize(text: &[u8], fold: Fold, edges: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + 2);
     if edges {
         out.push(MARK);
@@ -243,50 +294,63 @@ pub fn normalize(text: &[u8], fold: bool, edges: bool) -> Vec<u8> {
 /// What the character a lead byte starts can write first, for pruning mask walks: a thread
 /// that dies on every byte of this set dies on the character, whatever its other bytes.
 struct LeadTable {
-    /// Per lead byte 0xC2..=0xEF, per fold setting: the possible first written bytes.
-    first: Vec<[Vec<u8>; 2]>,
-    /// Per lead byte: some character it starts is whitespace (written as nothing after a
-    /// whitespace run).
-    has_space: Vec<bool>,
+    /// Per lead byte 0xC2..=0xEF, per fold (see `Fold::index`), per "after whitespace": the
+    /// possible first written bytes, or `None` when some character writes nothing there
+    /// (whitespace after whitespace, an invisible character under disguise folding).
+    first: Vec<[[Option<Vec<u8>>; 2]; 4]>,
 }
 
 fn lead_table() -> &'static LeadTable {
     static TABLE: std::sync::OnceLock<LeadTable> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
+        let folds = [
+            Fold::NONE,
+            Fold::CASE,
+            Fold {
+                case: false,
+                disguise: true,
+            },
+            Fold {
+                case: true,
+                disguise: true,
+            },
+        ];
         let mut first = Vec::new();
-        let mut has_space = Vec::new();
         for lead in 0xC2u32..=0xEF {
             let (lo, hi) = if lead < 0xE0 {
                 ((lead & 0x1F) << 6, ((lead & 0x1F) << 6) | 0x3F)
             } else {
                 ((lead & 0x0F) << 12, ((lead & 0x0F) << 12) | 0xFFF)
             };
-            let mut sets = [vec![MARK], vec![MARK]];
-            let mut space = false;
-            for cp in lo..=hi {
-                let Some(c) = char::from_u32(cp) else {
-                    continue;
-                };
-                if c.is_whitespace() {
-                    space = true;
-                    continue;
-                }
-                for (i, fold) in [false, true].into_iter().enumerate() {
-                    if is_word_char(c) {
-                        let f = if fold { fold_char(c) } else { c };
-                        let mut buf = [0u8; 4];
-                        sets[i].push(f.encode_utf8(&mut buf).as_bytes()[0]);
+            let mut per_fold: [[Option<Vec<u8>>; 2]; 4] = Default::default();
+            for fold in folds {
+                for after_space in [false, true] {
+                    // An invalid continuation writes U+FFFD, which starts with a mark.
+                    let mut set = Some(vec![MARK]);
+                    for cp in lo..=hi {
+                        let Some(c) = char::from_u32(cp) else {
+                            continue;
+                        };
+                        let mut st = NormState::new();
+                        st.after_space = after_space;
+                        let mut e = Emission::new();
+                        st.write_char(c, fold, &mut e);
+                        match (e.as_bytes().first(), set.as_mut()) {
+                            (Some(&b), Some(v)) => v.push(b),
+                            (None, _) => set = None,
+                            (Some(_), None) => {}
+                        }
                     }
+                    if let Some(v) = set.as_mut() {
+                        v.sort_unstable();
+                        v.dedup();
+                    }
+                    per_fold[fold.index()][after_space as usize] = set;
                 }
             }
-            for s in &mut sets {
-                s.sort_unstable();
-                s.dedup();
-            }
-            first.push(sets);
-            has_space.push(space);
+            first.push(per_fold);
         }
-        LeadTable { first, has_space }
+        LeadTable { first }
     })
 }
 
@@ -296,7 +360,7 @@ impl NormState {
     /// `None` when unknown (four-byte characters) or when it might write nothing at all.
     /// Invalid continuations write U+FFFD, which starts with [`MARK`]: always included.
     #[inline]
-    pub(crate) fn open_char_first_bytes(&self, fold: bool) -> Option<&'static [u8]> {
+    pub(crate) fn open_char_first_bytes(&self, fold: Fold) -> Option<&'static [u8]> {
         if self.need == 0 {
             return None;
         }
@@ -306,10 +370,7 @@ impl NormState {
         }
         let t = lead_table();
         let i = (lead - 0xC2) as usize;
-        if t.has_space[i] && self.after_space {
-            return None;
-        }
-        Some(&t.first[i][fold as usize])
+        t.first[i][fold.index()][self.after_space as usize].as_deref()
     }
 }
 
