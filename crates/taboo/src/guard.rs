@@ -251,4 +251,8 @@ impl LogitsGuard for Guard {
     fn position(&self) -> usize {
         self.position
     }
+
+    fn open_since(&self) -> Option<usize> {
+        Guard::open_since(self)
+    }
 }

@@ -80,4 +80,12 @@ pub trait LogitsGuard: Send {
 
     /// Number of tokens advanced so far (after rollbacks).
     fn position(&self) -> usize;
+
+    /// The position of the token that opened the banned match now partially written, if
+    /// the guard can tell and can still roll back to it. A backtracking loop rewinds there.
+    /// Guards that do not track partial matches (the naive baseline) keep the default,
+    /// `None`, and are never rewound.
+    fn open_since(&self) -> Option<usize> {
+        None
+    }
 }

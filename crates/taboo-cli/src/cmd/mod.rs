@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod bench_generate;
+pub mod compare_modes;
 pub mod generate;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,7 @@ use crate::CliResult;
         taboo generate --ban cat 'What animal says meow?'\n  \
         taboo bench-generate                          # tokens/s with 0, 1k, 10k banned words\n  \
         taboo bench                                   # the ban engine alone on o200k\n  \
+        taboo compare-modes --out report.md           # off / naive / hard / backtrack side by side\n  \
         taboo generate --help"
 )]
 pub struct Cli {
@@ -40,6 +42,9 @@ pub enum Command {
     /// Measure the ban engine alone on a tiktoken vocabulary: compile time, mask time per
     /// new state, guard time per token and memory, as one JSON line.
     Bench(bench::Args),
+    /// Compare the ban modes on prompts that elicit their banned word: leaks, near-misses
+    /// ("catmongoose"), perplexity and speed, as a Markdown table.
+    CompareModes(compare_modes::Args),
 }
 
 impl Command {
@@ -49,6 +54,7 @@ impl Command {
             Command::Generate(args) => generate::run(args),
             Command::BenchGenerate(args) => bench_generate::run(args),
             Command::Bench(args) => bench::run(args),
+            Command::CompareModes(args) => compare_modes::run(args),
         }
     }
 }
