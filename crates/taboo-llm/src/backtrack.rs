@@ -140,7 +140,8 @@ impl Backtracker {
         };
         engine.rewind(depth + 1)?;
         // Positions after `at` belong to the future being thrown away.
-        self.banned_at.resize(self.banned_at.len().max(at + 1), Vec::new());
+        self.banned_at
+            .resize(self.banned_at.len().max(at + 1), Vec::new());
         self.banned_at.truncate(at + 1);
         self.banned_at[at].push(tokens[at]);
         tokens.truncate(at);

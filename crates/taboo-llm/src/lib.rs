@@ -22,9 +22,7 @@ mod vocab;
 pub use backtrack::Backtrack;
 pub use engine::{Engine, TokenPiece};
 pub use error::{Error, Result};
-pub use generate::{
-    generate, prompt_tokens, FinishReason, GenerateOptions, Generation, Stats,
-};
+pub use generate::{generate, prompt_tokens, FinishReason, GenerateOptions, Generation, Stats};
 pub use gguf::{check_gguf_file, GgufSummary};
 pub use llama::{EngineOptions, LlamaEngine};
 pub use sample::{Rng, Sampler, SamplingConfig};

@@ -118,7 +118,9 @@ fn backtracking_avoids_the_near_miss_of_hard_mode(engine: &mut LlamaEngine, cat:
     let (h, _) = guarded(engine, cat, MEOW, &hard);
     // Masking alone: " cat" is allowed, every word ending after it is not.
     assert!(
-        words(&h.text).iter().any(|w| w.starts_with("cat") && w != "cat"),
+        words(&h.text)
+            .iter()
+            .any(|w| w.starts_with("cat") && w != "cat"),
         "hard mode was expected to glue a word to \"cat\": {:?}",
         h.text
     );
@@ -170,7 +172,9 @@ fn rewound_guard_and_model_equal_a_fresh_run(engine: &mut LlamaEngine, cat: &Arc
     guard.apply(&mut logits);
     fresh_guard.apply(&mut fresh_logits);
     let banned = |l: &[f32]| -> Vec<usize> {
-        (0..l.len()).filter(|&i| l[i] == f32::NEG_INFINITY).collect()
+        (0..l.len())
+            .filter(|&i| l[i] == f32::NEG_INFINITY)
+            .collect()
     };
     assert_eq!(banned(&logits), banned(&fresh_logits));
 }
@@ -181,7 +185,10 @@ fn rewound_guard_and_model_equal_a_fresh_run(engine: &mut LlamaEngine, cat: &Arc
 fn no_banned_text_under_random_sampling(engine: &mut LlamaEngine) {
     let banned = ["cat", "the", "is"];
     let table = ban_table(engine, &banned);
-    let prompts = [MEOW, "Describe the animal that says meow, in three sentences."];
+    let prompts = [
+        MEOW,
+        "Describe the animal that says meow, in three sentences.",
+    ];
     for seed in 0..20u64 {
         let backtrack = match seed % 4 {
             0 => None,
@@ -211,15 +218,25 @@ fn no_banned_text_under_random_sampling(engine: &mut LlamaEngine) {
         let (out, streamed) = guarded(engine, &table, prompt, &options);
         let ws = words(&out.text);
         for b in banned {
-            assert!(!ws.iter().any(|w| w == b), "seed {seed}: {b:?} in {:?}", out.text);
+            assert!(
+                !ws.iter().any(|w| w == b),
+                "seed {seed}: {b:?} in {:?}",
+                out.text
+            );
         }
         assert_eq!(out.stats.violations, 0, "seed {seed}");
-        assert_eq!(streamed, out.text, "seed {seed}: streamed text was taken back");
+        assert_eq!(
+            streamed, out.text,
+            "seed {seed}: streamed text was taken back"
+        );
         let mut replay = Guard::new(table.clone(), GuardConfig::default());
         let tail = engine.chat_prompt(prompt).unwrap();
         replay.prime(tail.as_bytes());
         for &t in &out.tokens {
-            assert!(replay.advance(t).is_ok(), "seed {seed}: token {t} completes a ban");
+            assert!(
+                replay.advance(t).is_ok(),
+                "seed {seed}: token {t} completes a ban"
+            );
         }
     }
 }

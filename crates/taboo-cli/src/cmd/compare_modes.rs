@@ -15,8 +15,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use taboo::{
-    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable,
-    NaiveGuard, TokenId,
+    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, NaiveGuard,
+    TokenId,
 };
 use taboo_llm::{
     generate, prompt_tokens, vocabulary_from_engine, Engine, GenerateOptions, Generation,
@@ -97,13 +97,19 @@ pub fn run(args: Args) -> CliResult {
     for (word, prompt) in &prompts {
         let list = BanList::from_words([word.as_str()], EntryOptions::default())
             .map_err(|e| format!("cannot ban {word:?}: {e}"))?;
-        let table = Arc::new(MaskTable::new(Arc::new(Automaton::compile(&list)?), vocab.clone()));
+        let table = Arc::new(MaskTable::new(
+            Arc::new(Automaton::compile(&list)?),
+            vocab.clone(),
+        ));
         table.warm_up();
         let naive = naive_sequences(&engine, std::slice::from_ref(word));
         for seed in 0..args.seeds {
             for (mode, tally) in args.modes.iter().zip(tallies.iter_mut()) {
                 done += 1;
-                eprint!("\r[{done:>4}/{total}] {:<9} seed {seed} {word:<14}", name(*mode));
+                eprint!(
+                    "\r[{done:>4}/{total}] {:<9} seed {seed} {word:<14}",
+                    name(*mode)
+                );
                 let mut guard: Option<Box<dyn LogitsGuard>> = match mode {
                     Mode::Off => None,
                     Mode::Naive => Some(Box::new(NaiveGuard::new(vocab.clone(), naive.clone()))),
