@@ -83,6 +83,7 @@ struct Tally {
     backtracks: usize,
     rewound: usize,
     near_words: BTreeMap<String, usize>,
+    leaked_texts: Vec<String>,
 }
 
 /// Runs `taboo compare-modes`.
@@ -198,8 +199,9 @@ fn record(tally: &mut Tally, word: &str, out: &Generation, nll: f64, dict: &Hash
     let banned = word.to_lowercase();
     let words = words(&out.text);
     tally.outputs += 1;
-    if words.iter().any(|w| *w == banned) {
+    if words.contains(&banned) {
         tally.leaks += 1;
+        tally.leaked_texts.push(out.text.clone());
     }
     let near: Vec<&String> = words
         .iter()
@@ -220,10 +222,17 @@ fn record(tally: &mut Tally, word: &str, out: &Generation, nll: f64, dict: &Hash
     tally.rewound += out.stats.rewound_tokens;
 }
 
-/// Maximal runs of letters and digits, lower-cased: the same boundaries the ban uses.
+/// Maximal runs of word characters, lower-cased. Word characters follow the ban's own
+/// definition (letters, marks, digits, connector punctuation such as `_`, joiners), so that
+/// `_cat_` is one word here as it is for the guard.
 fn words(text: &str) -> Vec<String> {
+    let word_char = |c: char| {
+        c.is_alphanumeric()
+            || matches!(c, '_' | '\u{203F}' | '\u{2040}' | '\u{200C}' | '\u{200D}')
+            || ('\u{0300}'..='\u{036F}').contains(&c)
+    };
     text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
+        .split(|c: char| !word_char(c))
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect()
@@ -346,6 +355,13 @@ fn report(args: &Args, prompts: &[(String, String)], tallies: &[Tally]) -> Strin
             list.join(", ")
         };
         let _ = writeln!(s, "- {}: {shown}", name(*mode));
+    }
+    for (mode, t) in args.modes.iter().zip(tallies) {
+        if matches!(mode, Mode::Hard | Mode::Backtrack) {
+            for text in &t.leaked_texts {
+                let _ = writeln!(s, "- LEAK in {}: {text:?}", name(*mode));
+            }
+        }
     }
     s
 }
