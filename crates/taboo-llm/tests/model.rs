@@ -216,7 +216,14 @@ fn no_banned_text_under_random_sampling(engine: &mut LlamaEngine) {
         };
         let prompt = prompts[seed as usize % prompts.len()];
         let (out, streamed) = guarded(engine, &table, prompt, &options);
-        let ws = words(&out.text);
+        // Known gap (docs/BACKTRACKING.md): the contract makes EOS and stop strings a word
+        // boundary, not the token limit, so a run cut by `max_tokens` may end on the letters
+        // of a banned word that was never finished. Only that last word is exempt.
+        let mut ws = words(&out.text);
+        let ends_in_word = out.text.chars().last().is_some_and(char::is_alphanumeric);
+        if out.finish_reason == FinishReason::Length && ends_in_word {
+            ws.pop();
+        }
         for b in banned {
             assert!(
                 !ws.iter().any(|w| w == b),
