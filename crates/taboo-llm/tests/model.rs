@@ -101,10 +101,11 @@ fn guarded(
     (out, streamed)
 }
 
-/// Lower-cased runs of letters and digits: the word boundaries the ban uses.
+/// Lower-cased runs of word characters as the ban defines them: `_` joins words
+/// ("The_Blue_Sailor" is one word, not "the").
 fn words(text: &str) -> Vec<String> {
     text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect()
