@@ -16,8 +16,8 @@ use crate::CliResult;
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Hard, plus rewinding out of dead ends: when the ban leaves the model cornered (" cat"
-    /// written, every ending of the word banned), the last tokens are taken back and
-    /// resampled. Same guarantee as hard, more fluent text.
+    /// written, every ending of the word banned), the text is taken back to where the banned
+    /// word began and that token is forbidden there. Same guarantee as hard, more fluent text.
     Backtrack,
     /// Banned continuations get probability 0, in every tokenization and letter case.
     Hard,
@@ -28,6 +28,34 @@ pub enum Mode {
     Naive,
     /// No ban at all (for comparison).
     Off,
+}
+
+/// The settings of backtrack mode, shared by `generate` and `compare-modes`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BacktrackArgs {
+    /// Backtrack mode: rewind when a banned word is half-written and the ban leaves less than
+    /// this share of the probability (0.5: the model wanted to end the word more than to go
+    /// on with any allowed continuation). 0 never rewinds; 1 rewinds at any edit.
+    #[arg(long, value_name = "MASS", default_value_t = Backtrack::default().min_mass_left)]
+    pub backtrack_below: f32,
+    /// Backtrack mode: most rewinds to one position (each forbids one more token there);
+    /// then that position is left to hard masking.
+    #[arg(long, value_name = "N", default_value_t = Backtrack::default().retries_per_position)]
+    pub backtrack_retries: usize,
+    /// Backtrack mode: most rewinds in one generation; then it goes on in hard mode.
+    #[arg(long, value_name = "N", default_value_t = Backtrack::default().max_backtracks)]
+    pub backtrack_budget: usize,
+}
+
+impl BacktrackArgs {
+    /// The options the generation loop takes.
+    pub fn options(&self) -> Backtrack {
+        Backtrack {
+            min_mass_left: self.backtrack_below,
+            retries_per_position: self.backtrack_retries,
+            max_backtracks: self.backtrack_budget,
+        }
+    }
 }
 
 /// Which words to ban and how.
@@ -46,9 +74,8 @@ pub struct BanArgs {
     /// Logit penalty of soft mode.
     #[arg(long, value_name = "X", default_value_t = 10.0)]
     pub penalty: f32,
-    /// Backtrack mode: rewind when the ban removes at least this share of the probability.
-    #[arg(long, value_name = "MASS", default_value_t = 0.5)]
-    pub backtrack_threshold: f32,
+    #[command(flatten)]
+    pub backtrack: BacktrackArgs,
     /// Ban only the exact letter case given (default: every case).
     #[arg(long)]
     pub case_sensitive: bool,
@@ -90,10 +117,7 @@ impl BanArgs {
 
     /// Backtracking settings: on in backtrack mode (and only when something is banned).
     pub fn backtrack(&self) -> Option<Backtrack> {
-        (self.mode == Mode::Backtrack).then(|| Backtrack {
-            threshold: self.backtrack_threshold,
-            ..Backtrack::default()
-        })
+        (self.mode == Mode::Backtrack).then(|| self.backtrack.options())
     }
 
     /// Builds the guard for `engine`'s vocabulary, or `None` when nothing is banned.

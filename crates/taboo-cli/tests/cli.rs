@@ -88,6 +88,7 @@ fn help_has_examples_on_every_command() {
         &["--help"][..],
         &["generate", "--help"],
         &["bench-generate", "--help"],
+        &["compare-modes", "--help"],
     ] {
         let o = taboo().args(args).output().unwrap();
         assert!(o.status.success());
@@ -235,6 +236,8 @@ fn prompt_from_stdin_and_json_shape() {
         "removed_mass",
         "tokens_per_second",
         "guard_us_per_token",
+        "backtracks",
+        "rewound_tokens",
     ] {
         assert!(v["stats"][key].is_number(), "stats.{key} missing: {v}");
     }
@@ -282,6 +285,18 @@ fn backtracking_keeps_the_banned_word_out_without_gluing_words() {
     let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     // Hard mode alone writes "catmongoose": " cat" is allowed (it might become " cats"),
     // then every word ending is banned. Backtracking rewinds " cat" instead.
+    let glued = |text: &str| {
+        text.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| w.starts_with("cat"))
+    };
+    let hard = json_run(&["--max-tokens", "60", "--ban", "cat", "--mode", "hard", MEOW]);
+    let hard_text = hard["text"].as_str().unwrap();
+    assert!(
+        glued(hard_text),
+        "hard mode was expected to glue: {hard_text:?}"
+    );
+    assert_eq!(hard["stats"]["backtracks"], 0);
     let v = json_run(&[
         "--max-tokens",
         "60",
@@ -292,12 +307,21 @@ fn backtracking_keeps_the_banned_word_out_without_gluing_words() {
         MEOW,
     ]);
     let text = v["text"].as_str().unwrap();
-    let glued = text
-        .to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .any(|w| w.starts_with("cat"));
-    assert!(!glued, "{text:?}");
+    assert!(!glued(text), "{text:?}");
     assert!(v["stats"]["backtracks"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["stats"]["rewound_tokens"].as_u64().unwrap() >= 1, "{v}");
+
+    // What is streamed is never taken back: the printed text is the final text.
+    let model = smollm2();
+    let o = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(&model)
+        .args(["--max-tokens", "60", "--ban", "cat", MEOW])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim_end(), text);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use taboo::{LogitsGuard, TokenId};
 
+use crate::backtrack::{Backtrack, Backtracker};
 use crate::engine::{Engine, TokenPiece};
 use crate::sample::{Sampler, SamplingConfig};
 use crate::stream::TextStream;
@@ -30,40 +31,9 @@ pub struct GenerateOptions {
     pub stop: Vec<String>,
     /// Feed the prompt as plain text to continue, instead of wrapping it in the chat template.
     pub raw: bool,
-    /// Backtracking; `None` (the default) never rewinds.
+    /// Rewinding out of dead ends (see [`Backtrack`]); `None` (the default) is plain
+    /// masking.
     pub backtrack: Option<Backtrack>,
-}
-
-/// When and how far the loop rewinds out of a dead end.
-///
-/// A whole-word ban allows `" cat"` (it may become `" cats"`), and only the next step forbids
-/// every boundary; the model is then pushed into `"catmongoose"`. When the guard removes at
-/// least `threshold` of the probability mass at a step, the previous token led into such a
-/// corner: the loop rewinds it (model and guard alike), forbids it at that position, and
-/// samples again. A position that keeps leading into dead ends is given up one token further
-/// back, up to `max_depth`. Text is streamed `max_depth` tokens late, so nothing printed is
-/// ever taken back. Works with any [`LogitsGuard`], through `rollback` and [`Engine::rewind`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct Backtrack {
-    /// Removed mass that marks a dead end. 0.5 by default.
-    pub threshold: f32,
-    /// Most rewinds in one generation. 64 by default.
-    pub budget: usize,
-    /// Dead ends tolerated at one position before going one token further back. 3 by default.
-    pub retries: usize,
-    /// Furthest back a rewind goes, in tokens. 4 by default.
-    pub max_depth: usize,
-}
-
-impl Default for Backtrack {
-    fn default() -> Self {
-        Backtrack {
-            threshold: 0.5,
-            budget: 64,
-            retries: 3,
-            max_depth: 4,
-        }
-    }
 }
 
 impl Default for GenerateOptions {
@@ -117,6 +87,8 @@ pub struct Stats {
     pub removed_mass: f64,
     /// Rewinds out of dead ends (see [`Backtrack`]).
     pub backtracks: usize,
+    /// Tokens taken back by those rewinds, in total.
+    pub rewound_tokens: usize,
     /// Tokens sampled by the guard-less model that the guard reported as completing a ban
     /// (always 0 in hard mode; soft and naive modes can leak).
     pub violations: usize,
@@ -212,13 +184,9 @@ pub fn generate<'g>(
         ..Stats::default()
     };
     let mut guard_secs = 0.0f64;
-    let backtrack = options.backtrack.clone();
-    let hold = backtrack.as_ref().map_or(0, |b| b.max_depth);
+    let mut backtracker = options.backtrack.clone().map(Backtracker::new);
     // Byte length of the text after each kept token, to take text back on a rewind.
     let mut text_ends: Vec<usize> = Vec::new();
-    // Tokens forbidden at a position because they led into a dead end there.
-    let mut banned_at: Vec<Vec<TokenId>> = Vec::new();
-    let mut dead_ends_at: Vec<usize> = Vec::new();
     let decode = Instant::now();
     let finish = loop {
         if cancel.load(Ordering::Relaxed) {
@@ -229,52 +197,33 @@ pub fn generate<'g>(
         }
         let step = tokens.len();
         let t0 = Instant::now();
-        let mut removed = 0.0f32;
+        let mut mass_left = 1.0f32;
+        // The text ends after the last token the limit allows, so a banned word must not be
+        // left complete there either: the same rule as for the end-of-generation token.
+        let last = tokens.len() + 1 >= options.max_tokens
+            || engine.position() + 1 >= engine.context_size();
         if let Some(g) = guard.as_deref_mut() {
-            let applied = g.apply(&mut logits);
+            let applied = if last {
+                g.apply_final(&mut logits)
+            } else {
+                g.apply(&mut logits)
+            };
             if applied.forbidden + applied.penalized > 0 {
                 stats.masked_steps += 1;
                 stats.removed_mass += f64::from(applied.removed_mass);
-                removed = applied.removed_mass;
+                mass_left = 1.0 - applied.removed_mass;
             }
         }
         guard_secs += t0.elapsed().as_secs_f64();
-        if let (Some(b), Some(g)) = (backtrack.as_ref(), guard.as_deref_mut()) {
-            if removed >= b.threshold && step > 0 && stats.backtracks < b.budget {
-                dead_ends_at.resize(step, 0);
-                dead_ends_at[step - 1] += 1;
-                let depth = (1 + dead_ends_at[step - 1] / (b.retries + 1))
-                    .min(b.max_depth)
-                    .min(step);
-                let at = step - depth;
-                if banned_at.len() <= at {
-                    banned_at.resize(at + 1, Vec::new());
-                }
-                banned_at[at].push(tokens[at]);
-                g.rollback(depth)
-                    .map_err(|e| Error::Rewind(e.to_string()))?;
-                // Back to the logits of position `at`: drop `depth` tokens plus the one before
-                // them, and feed that one again.
-                let before = if at > 0 {
-                    tokens[at - 1]
-                } else {
-                    prompt[prompt.len() - 1]
-                };
-                engine.rewind(depth + 1)?;
-                tokens.truncate(at);
+        if let (Some(bt), Some(g)) = (backtracker.as_mut(), guard.as_deref_mut()) {
+            if let Some(at) = bt.dead_end(g.open_since(), mass_left, step) {
+                let fresh = bt.rewind(engine, g, &prompt, &mut tokens, at)?;
+                logits.copy_from_slice(fresh);
                 text_ends.truncate(at);
                 stream.truncate(text_ends.last().copied().unwrap_or(0));
-                logits.copy_from_slice(engine.feed(&[before])?);
-                stats.backtracks += 1;
                 continue;
             }
-        }
-        if let Some(banned) = banned_at.get(step) {
-            for &t in banned {
-                if let Some(l) = logits.get_mut(t as usize) {
-                    *l = f32::NEG_INFINITY;
-                }
-            }
+            bt.forbid(step, &mut logits);
         }
         let token = sampler
             .sample(&mut logits, &tokens)
@@ -289,9 +238,9 @@ pub fn generate<'g>(
         }
         guard_secs += t1.elapsed().as_secs_f64();
         tokens.push(token);
-        // Positions past the new one are a different future now.
-        banned_at.truncate(step + 1);
-        dead_ends_at.truncate(step + 1);
+        if let Some(bt) = backtracker.as_mut() {
+            bt.kept(step);
+        }
         if engine.is_end_of_generation(token) {
             text_ends.push(stream.bytes().len());
             break FinishReason::Eos;
@@ -304,10 +253,16 @@ pub fn generate<'g>(
         if stopped {
             break FinishReason::Stop;
         }
-        let settled = if tokens.len() > hold {
-            text_ends[tokens.len() - hold - 1]
-        } else {
-            0
+        // Only the open partial match can still be taken back by a rewind; the text before
+        // the token that opened it is final.
+        let rewindable = match (backtracker.as_ref(), guard.as_deref()) {
+            (Some(bt), Some(g)) if !bt.exhausted() => g.open_since(),
+            _ => None,
+        };
+        let settled = match rewindable {
+            Some(0) => 0,
+            Some(at) => text_ends[at - 1],
+            None => stream.bytes().len(),
         };
         let text = stream.ready_up_to(settled);
         if !text.is_empty() {
@@ -325,6 +280,10 @@ pub fn generate<'g>(
         sink(&rest).map_err(Error::Output)?;
     }
     stats.generated_tokens = tokens.len();
+    if let Some(bt) = &backtracker {
+        stats.backtracks = bt.backtracks();
+        stats.rewound_tokens = bt.rewound_tokens();
+    }
     if decode_secs > 0.0 {
         stats.tokens_per_second = tokens.len() as f64 / decode_secs;
     }

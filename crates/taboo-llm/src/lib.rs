@@ -9,6 +9,7 @@
 //! Only `llama.rs` knows llama.cpp; the loop, the sampler and the vocabulary builder see the
 //! [`Engine`] trait, so the core crate and any other backend stay independent of it.
 
+mod backtrack;
 mod engine;
 mod error;
 mod generate;
@@ -18,11 +19,10 @@ mod sample;
 mod stream;
 mod vocab;
 
+pub use backtrack::Backtrack;
 pub use engine::{Engine, TokenPiece};
 pub use error::{Error, Result};
-pub use generate::{
-    generate, prompt_tokens, Backtrack, FinishReason, GenerateOptions, Generation, Stats,
-};
+pub use generate::{generate, prompt_tokens, FinishReason, GenerateOptions, Generation, Stats};
 pub use gguf::check_gguf_file;
 pub use llama::{EngineOptions, LlamaEngine};
 pub use sample::{Rng, Sampler, SamplingConfig};

@@ -6,11 +6,14 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
-use taboo::Vocabulary;
+use taboo::{
+    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, Vocabulary,
+};
 use taboo_llm::{
-    generate, vocabulary_from_engine, Engine, EngineOptions, FinishReason, GenerateOptions,
-    LlamaEngine, TokenPiece,
+    generate, prompt_tokens, vocabulary_from_engine, Backtrack, Engine, EngineOptions,
+    FinishReason, GenerateOptions, LlamaEngine, SamplingConfig, TokenPiece,
 };
 
 const MEOW: &str = "What animal says \"meow\"? Answer in one sentence.";
@@ -59,6 +62,193 @@ fn smollm2_model_cases() {
     vocabulary_matches_the_model(&engine);
     vocabulary_agrees_with_the_gguf_loader(&engine);
     stop_strings_and_limits(&mut engine);
+    let cat = ban_table(&engine, &["cat"]);
+    backtracking_avoids_the_near_miss_of_hard_mode(&mut engine, &cat);
+    rewound_guard_and_model_equal_a_fresh_run(&mut engine, &cat);
+    no_banned_text_under_random_sampling(&mut engine);
+}
+
+fn ban_table(engine: &LlamaEngine, words: &[&str]) -> Arc<MaskTable> {
+    let list = BanList::from_words(words.iter().copied(), EntryOptions::default()).unwrap();
+    let vocab = Arc::new(vocabulary_from_engine(engine));
+    Arc::new(MaskTable::new(
+        Arc::new(Automaton::compile(&list).unwrap()),
+        vocab,
+    ))
+}
+
+/// Runs one guarded generation; also returns the text as it was streamed.
+fn guarded(
+    engine: &mut LlamaEngine,
+    table: &Arc<MaskTable>,
+    prompt: &str,
+    options: &GenerateOptions,
+) -> (taboo_llm::Generation, String) {
+    let mut guard = Guard::new(table.clone(), GuardConfig::default());
+    let mut streamed = String::new();
+    let out = generate(
+        engine,
+        Some(&mut guard),
+        prompt,
+        options,
+        &mut |t| {
+            streamed.push_str(t);
+            Ok(())
+        },
+        &AtomicBool::new(false),
+    )
+    .expect("generation runs");
+    (out, streamed)
+}
+
+/// Lower-cased runs of word characters as the ban defines them: `_` joins words
+/// ("The_Blue_Sailor" is one word, not "the").
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn backtracking_avoids_the_near_miss_of_hard_mode(engine: &mut LlamaEngine, cat: &Arc<MaskTable>) {
+    let hard = GenerateOptions {
+        max_tokens: 40,
+        ..GenerateOptions::default()
+    };
+    let (h, _) = guarded(engine, cat, MEOW, &hard);
+    // Masking alone: " cat" is allowed, every word ending after it is not.
+    assert!(
+        words(&h.text)
+            .iter()
+            .any(|w| w.starts_with("cat") && w != "cat"),
+        "hard mode was expected to glue a word to \"cat\": {:?}",
+        h.text
+    );
+    let back = GenerateOptions {
+        backtrack: Some(Backtrack::default()),
+        ..hard
+    };
+    let (b, streamed) = guarded(engine, cat, MEOW, &back);
+    assert!(
+        !words(&b.text).iter().any(|w| w.starts_with("cat")),
+        "backtrack mode: {:?}",
+        b.text
+    );
+    assert!(b.stats.backtracks >= 1 && b.stats.rewound_tokens >= b.stats.backtracks);
+    assert_eq!(streamed, b.text, "streamed text was taken back");
+}
+
+/// Model and guard rewound by k tokens, then fed other tokens, are in exactly the state of a
+/// fresh run over the same kept tokens: same logits, same mask, same open match.
+fn rewound_guard_and_model_equal_a_fresh_run(engine: &mut LlamaEngine, cat: &Arc<MaskTable>) {
+    let prompt = prompt_tokens(engine, MEOW, false).unwrap();
+    let first = engine.tokenize("The animal is a domesticated cat", false);
+    let second = engine.tokenize(" small dog", false);
+    let keep = first.len() - 1; // rewind " cat", the token that opened the match
+    let run = |engine: &mut LlamaEngine, tokens: &[u32]| {
+        let mut guard = Guard::new(cat.clone(), GuardConfig::default());
+        engine.reset().unwrap();
+        let mut logits = engine.feed(&prompt).unwrap().to_vec();
+        for &t in tokens {
+            guard.advance(t).unwrap();
+            logits = engine.feed(&[t]).unwrap().to_vec();
+        }
+        (guard, logits)
+    };
+    let (mut guard, _) = run(engine, &first);
+    assert_eq!(guard.open_since(), Some(keep));
+    guard.rollback(first.len() - keep).unwrap();
+    engine.rewind(first.len() - keep).unwrap();
+    let mut logits = Vec::new();
+    for &t in &second {
+        guard.advance(t).unwrap();
+        logits = engine.feed(&[t]).unwrap().to_vec();
+    }
+    let kept: Vec<u32> = first[..keep].iter().chain(&second).copied().collect();
+    let (mut fresh_guard, mut fresh_logits) = run(engine, &kept);
+    assert!(guard.state() == fresh_guard.state());
+    assert_eq!(guard.open_since(), fresh_guard.open_since());
+    assert!(max_abs_diff(&logits, &fresh_logits) < 1e-3);
+    guard.apply(&mut logits);
+    fresh_guard.apply(&mut fresh_logits);
+    let banned = |l: &[f32]| -> Vec<usize> {
+        (0..l.len())
+            .filter(|&i| l[i] == f32::NEG_INFINITY)
+            .collect()
+    };
+    assert_eq!(banned(&logits), banned(&fresh_logits));
+}
+
+/// The hard-mode guarantee under random sampling, with and without backtracking, with rewind
+/// budgets that run out: no banned word in the text, no violation reported, a fresh guard
+/// replaying the tokens accepts every one, and what was streamed is exactly the text.
+fn no_banned_text_under_random_sampling(engine: &mut LlamaEngine) {
+    let banned = ["cat", "the", "is"];
+    let table = ban_table(engine, &banned);
+    let prompts = [
+        MEOW,
+        "Describe the animal that says meow, in three sentences.",
+    ];
+    for seed in 0..20u64 {
+        let backtrack = match seed % 4 {
+            0 => None,
+            1 => Some(Backtrack::default()),
+            2 => Some(Backtrack {
+                min_mass_left: 0.99,
+                retries_per_position: 1,
+                max_backtracks: 3,
+            }),
+            _ => Some(Backtrack {
+                min_mass_left: 1.0,
+                retries_per_position: 8,
+                max_backtracks: 200,
+            }),
+        };
+        let options = GenerateOptions {
+            sampling: SamplingConfig {
+                temperature: 1.0,
+                seed,
+                ..SamplingConfig::default()
+            },
+            max_tokens: 48,
+            backtrack,
+            ..GenerateOptions::default()
+        };
+        let prompt = prompts[seed as usize % prompts.len()];
+        let (out, streamed) = guarded(engine, &table, prompt, &options);
+        // Every way the text can end counts as a word boundary — the end-of-generation token,
+        // a stop string, and the token limit (the last step forbids leaving a banned word
+        // complete), so every word of the text is checked, the last one included.
+        let ws = words(&out.text);
+        for b in banned {
+            assert!(
+                !ws.iter().any(|w| w == b),
+                "seed {seed}: {b:?} in {:?}",
+                out.text
+            );
+        }
+        assert_eq!(out.stats.violations, 0, "seed {seed}");
+        assert_eq!(
+            streamed, out.text,
+            "seed {seed}: streamed text was taken back"
+        );
+        let mut replay = Guard::new(table.clone(), GuardConfig::default());
+        let tail = engine.chat_prompt(prompt).unwrap();
+        replay.prime(tail.as_bytes());
+        for &t in &out.tokens {
+            assert!(
+                replay.advance(t).is_ok(),
+                "seed {seed}: token {t} completes a ban"
+            );
+        }
+        if out.finish_reason == FinishReason::Length {
+            assert!(
+                !replay.is_pending(),
+                "seed {seed}: cut off on a banned word"
+            );
+        }
+    }
 }
 
 fn greedy_output_is_deterministic(engine: &mut LlamaEngine) {

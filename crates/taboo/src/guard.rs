@@ -162,31 +162,27 @@ impl Guard {
         None
     }
 
-    /// The settings.
-    pub fn config(&self) -> &GuardConfig {
-        &self.config
-    }
-
-    /// The shared mask table.
-    pub fn table(&self) -> &Arc<MaskTable> {
-        &self.table
-    }
-}
-
-impl LogitsGuard for Guard {
-    fn prime(&mut self, text: &[u8]) {
-        self.table
-            .automaton()
-            .feed_in_place(&mut self.state, text, &mut self.scratch);
-    }
-
-    fn apply(&mut self, logits: &mut [f32]) -> Applied {
+    /// The edit of one step; `last` also forbids (or penalises) pending tokens, since the
+    /// text ends after this token.
+    fn edit(&mut self, logits: &mut [f32], last: bool) -> Applied {
         let masks = self.table.masks(&self.state);
         let mut edit = Edit::new(logits, self.config.measure_mass);
         match self.config.mode {
             Mode::Hard => {
                 for t in masks.forbidden.iter() {
                     edit.forbid(t);
+                }
+                if last {
+                    for t in masks.pending.iter() {
+                        edit.forbid(t);
+                    }
+                    // A special token writes no text, so after it the text would end right
+                    // here: if that completes a match, it must not be the last token either.
+                    if self.table.automaton().end_matches(&self.state) {
+                        for t in self.table.vocab().special_tokens() {
+                            edit.forbid(t);
+                        }
+                    }
                 }
             }
             Mode::Soft {
@@ -206,6 +202,32 @@ impl LogitsGuard for Guard {
             }
         }
         edit.finish()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &GuardConfig {
+        &self.config
+    }
+
+    /// The shared mask table.
+    pub fn table(&self) -> &Arc<MaskTable> {
+        &self.table
+    }
+}
+
+impl LogitsGuard for Guard {
+    fn prime(&mut self, text: &[u8]) {
+        self.table
+            .automaton()
+            .feed_in_place(&mut self.state, text, &mut self.scratch);
+    }
+
+    fn apply(&mut self, logits: &mut [f32]) -> Applied {
+        self.edit(logits, false)
+    }
+
+    fn apply_final(&mut self, logits: &mut [f32]) -> Applied {
+        self.edit(logits, true)
     }
 
     fn advance(&mut self, token: TokenId) -> Result<(), Violation> {
@@ -250,5 +272,9 @@ impl LogitsGuard for Guard {
 
     fn position(&self) -> usize {
         self.position
+    }
+
+    fn open_since(&self) -> Option<usize> {
+        Guard::open_since(self)
     }
 }

@@ -73,6 +73,14 @@ pub trait LogitsGuard: Send {
     /// Edits `logits` (one per token id) for the next position.
     fn apply(&mut self, logits: &mut [f32]) -> Applied;
 
+    /// Edits `logits` for the last position before generation is cut off (a token limit):
+    /// the text will end after this token, so tokens that would leave a banned word complete
+    /// at the end are forbidden too, exactly as the end-of-generation token is. The default
+    /// is [`LogitsGuard::apply`].
+    fn apply_final(&mut self, logits: &mut [f32]) -> Applied {
+        self.apply(logits)
+    }
+
     /// Records the sampled token. A token that completes a banned match is reported as a
     /// violation; the guard still advances past it so the caller can decide what to do
     /// (roll back, or go on: later matches are still caught, though partial matches that
@@ -84,6 +92,14 @@ pub trait LogitsGuard: Send {
 
     /// Number of tokens advanced so far (after rollbacks).
     fn position(&self) -> usize;
+
+    /// The position of the token that opened the banned match now partially written, if
+    /// the guard can tell and can still roll back to it. A backtracking loop rewinds there.
+    /// Guards that do not track partial matches (the naive baseline) keep the default,
+    /// `None`, and are never rewound.
+    fn open_since(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A boxed guard is a guard, so that wrappers such as [`crate::trace::Traced`] take guards
@@ -98,6 +114,9 @@ impl<G: LogitsGuard + ?Sized> LogitsGuard for Box<G> {
     fn apply(&mut self, logits: &mut [f32]) -> Applied {
         (**self).apply(logits)
     }
+    fn apply_final(&mut self, logits: &mut [f32]) -> Applied {
+        (**self).apply_final(logits)
+    }
     fn advance(&mut self, token: TokenId) -> Result<(), Violation> {
         (**self).advance(token)
     }
@@ -106,5 +125,8 @@ impl<G: LogitsGuard + ?Sized> LogitsGuard for Box<G> {
     }
     fn position(&self) -> usize {
         (**self).position()
+    }
+    fn open_since(&self) -> Option<usize> {
+        (**self).open_since()
     }
 }

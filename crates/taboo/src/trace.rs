@@ -177,29 +177,11 @@ impl<G: LogitsGuard> LogitsGuard for Traced<G> {
     }
 
     fn apply(&mut self, logits: &mut [f32]) -> Applied {
-        self.last_logits = logits.to_vec();
-        let applied = self.inner.apply(logits);
-        self.last_edited = logits.to_vec();
-        self.last_before = softmax(&self.last_logits);
-        self.last_after = softmax(logits);
-        let mut ids = top_k(&self.last_before, self.k);
-        for t in top_k(&self.last_after, self.k) {
-            if !ids.contains(&t) {
-                ids.push(t);
-            }
-        }
-        let candidates = ids.into_iter().map(|t| self.candidate(t)).collect();
-        let p_after_sum = self.last_after.iter().map(|&p| p as f64).sum::<f64>() as f32;
-        self.events.push(Event::Step(Step {
-            position: self.inner.position(),
-            candidates,
-            applied,
-            p_after_sum,
-            chosen: None,
-            violation: false,
-        }));
-        self.open_step = true;
-        applied
+        self.record(logits, false)
+    }
+
+    fn apply_final(&mut self, logits: &mut [f32]) -> Applied {
+        self.record(logits, true)
     }
 
     fn advance(&mut self, token: TokenId) -> Result<(), Violation> {
@@ -226,6 +208,42 @@ impl<G: LogitsGuard> LogitsGuard for Traced<G> {
 
     fn position(&self) -> usize {
         self.inner.position()
+    }
+
+    fn open_since(&self) -> Option<usize> {
+        self.inner.open_since()
+    }
+}
+
+impl<G: LogitsGuard> Traced<G> {
+    fn record(&mut self, logits: &mut [f32], last: bool) -> Applied {
+        self.last_logits = logits.to_vec();
+        let applied = if last {
+            self.inner.apply_final(logits)
+        } else {
+            self.inner.apply(logits)
+        };
+        self.last_edited = logits.to_vec();
+        self.last_before = softmax(&self.last_logits);
+        self.last_after = softmax(logits);
+        let mut ids = top_k(&self.last_before, self.k);
+        for t in top_k(&self.last_after, self.k) {
+            if !ids.contains(&t) {
+                ids.push(t);
+            }
+        }
+        let candidates = ids.into_iter().map(|t| self.candidate(t)).collect();
+        let p_after_sum = self.last_after.iter().map(|&p| p as f64).sum::<f64>() as f32;
+        self.events.push(Event::Step(Step {
+            position: self.inner.position(),
+            candidates,
+            applied,
+            p_after_sum,
+            chosen: None,
+            violation: false,
+        }));
+        self.open_step = true;
+        applied
     }
 }
 

@@ -256,3 +256,35 @@ fn compiled_objects_are_send_and_sync() {
     check_send::<Guard>();
     check_send::<NaiveGuard>();
 }
+
+#[test]
+fn the_last_step_before_a_token_limit_leaves_no_banned_word_complete() {
+    // Regression: "Tokyo" + a lead byte, then special tokens until the limit, decoded as
+    // "Tokyo\u{FFFD}" — a whole-word match at the end of the text.
+    let mut g = Guard::new(table("cat"), GuardConfig::default());
+    g.advance(CAT).unwrap();
+    let n = vocab().len();
+    let mut logits = vec![0.0f32; n];
+    g.apply(&mut logits);
+    assert!(logits[S as usize].is_finite() && logits[PAD as usize].is_finite());
+    let mut last = vec![0.0f32; n];
+    g.apply_final(&mut last);
+    // " cat" then "s" is fine; ending on " cat" (via a special token) or " cat" + a lead
+    // byte (U+FFFD at the end) is not.
+    assert!(last[S as usize].is_finite());
+    assert_eq!(last[PAD as usize], f32::NEG_INFINITY);
+    assert_eq!(last[EOS as usize], f32::NEG_INFINITY);
+    assert_eq!(last[D0 as usize], f32::NEG_INFINITY);
+    // Mid-sentence nothing extra is forbidden.
+    let fresh = Guard::new(table("cat"), GuardConfig::default());
+    let mut a = vec![0.0f32; n];
+    let mut b = vec![0.0f32; n];
+    fresh.clone().apply(&mut a);
+    fresh.clone().apply_final(&mut b);
+    let differ: Vec<usize> = (0..n).filter(|&i| a[i] != b[i]).collect();
+    // Only the tokens that would end the text on a complete "cat" differ.
+    assert_eq!(
+        differ,
+        vec![CAT as usize, CAT_UPPER as usize, CAT_TITLE as usize]
+    );
+}

@@ -16,6 +16,8 @@ use crate::CliResult;
     taboo generate 'What animal says meow?'\n  \
     taboo generate --ban cat 'What animal says meow?'\n  \
     taboo generate --ban cat --mode naive 'What animal says meow?'   # the weak baseline\n  \
+    taboo generate --ban cat --mode hard 'What animal says meow?'    # masking only, no rewinds\n  \
+    taboo generate --ban cat --backtrack-below 0.3 --backtrack-budget 8 'What animal says meow?'\n  \
     taboo generate --ban-file words.txt --temperature 0.8 --seed 3 --max-tokens 100 'Tell a story'\n  \
     echo 'Once upon a time' | taboo generate --raw --stop '\\n\\n' -\n  \
     taboo generate --json --ban cat 'What animal says meow?' | jq .stats\n\n\
@@ -164,6 +166,7 @@ pub fn run(args: Args) -> CliResult {
                 "removed_mass": s.removed_mass,
                 "violations": s.violations,
                 "backtracks": s.backtracks,
+                "rewound_tokens": s.rewound_tokens,
                 "tokens_per_second": s.tokens_per_second,
                 "prompt_tokens_per_second": s.prompt_tokens_per_second,
                 "guard_us_per_token": s.guard_us_per_token,

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod bench_generate;
+pub mod compare_modes;
 pub mod explain;
 pub mod generate;
 pub mod trace;
@@ -26,6 +27,7 @@ use crate::CliResult;
         taboo bench                                   # the ban engine alone on o200k\n  \
         taboo explain --vocab o200k elephant          # how many ways to spell a word\n  \
         taboo trace --ban cat 'What animal says meow?' # what the ban did, step by step\n  \
+        taboo compare-modes --out report.md           # off / naive / hard / backtrack side by side\n  \
         taboo generate --help"
 )]
 pub struct Cli {
@@ -48,6 +50,9 @@ pub enum Command {
     /// Measure the ban engine alone on a tiktoken vocabulary: compile time, mask time per
     /// new state, guard time per token and memory, as one JSON line.
     Bench(bench::Args),
+    /// Compare the ban modes on prompts that elicit their banned word: leaks, near-misses
+    /// ("catmongoose"), perplexity and speed, as a Markdown table.
+    CompareModes(compare_modes::Args),
 }
 
 impl Command {
@@ -59,6 +64,7 @@ impl Command {
             Command::Bench(args) => bench::run(args),
             Command::Explain(args) => explain::run(args),
             Command::Trace(args) => trace::run(args),
+            Command::CompareModes(args) => compare_modes::run(args),
         }
     }
 }

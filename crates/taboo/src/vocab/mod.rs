@@ -171,6 +171,13 @@ impl Vocabulary {
         self.special.contains_key(&id)
     }
 
+    /// The special tokens' ids, ascending.
+    pub fn special_tokens(&self) -> Vec<TokenId> {
+        let mut ids: Vec<TokenId> = self.special.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// The name of a special token, such as `</s>`.
     pub fn special_name(&self, id: TokenId) -> Option<&str> {
         self.special.get(&id).map(String::as_str)
