@@ -49,11 +49,6 @@ pub enum Error {
     Decode(String),
     /// A rewind asked for more tokens than the sequence holds, or the cache refused it.
     Rewind(String),
-    /// Every token was banned at some position, so nothing can be sampled.
-    NothingToSample {
-        /// Number of tokens generated before the dead end.
-        position: usize,
-    },
     /// Writing the streamed text failed (closed pipe, full disk …).
     Output(std::io::Error),
 }
@@ -101,10 +96,6 @@ impl fmt::Display for Error {
             ),
             Error::Decode(why) => write!(f, "forward pass failed: {why}"),
             Error::Rewind(why) => write!(f, "cannot rewind: {why}"),
-            Error::NothingToSample { position } => write!(
-                f,
-                "every token is banned after {position} generated tokens; nothing can be sampled"
-            ),
             Error::Output(e) => write!(f, "cannot write output: {e}"),
         }
     }

@@ -59,6 +59,9 @@ pub enum FinishReason {
     Stop,
     /// The cancel flag was raised (Ctrl-C).
     Interrupted,
+    /// The ban left no token to sample (every continuation would complete a banned word).
+    /// The unfinished banned word at the end, if any, was dropped from the output.
+    DeadEnd,
 }
 
 impl FinishReason {
@@ -69,6 +72,7 @@ impl FinishReason {
             FinishReason::Length => "length",
             FinishReason::Stop => "stop",
             FinishReason::Interrupted => "interrupted",
+            FinishReason::DeadEnd => "dead_end",
         }
     }
 }
@@ -225,11 +229,17 @@ pub fn generate<'g>(
             }
             bt.forbid(step, &mut logits);
         }
-        let token = sampler
-            .sample(&mut logits, &tokens)
-            .ok_or(Error::NothingToSample {
-                position: tokens.len(),
-            })?;
+        let Some(token) = sampler.sample(&mut logits, &tokens) else {
+            // Cornered: every continuation completes a banned word (e.g. "Tokyo" + the first
+            // byte of a character that can only be punctuation). The open partial match was
+            // held back from the stream, so it can be dropped: the text ends before it.
+            if let Some(at) = guard.as_deref().and_then(|g| g.open_since()) {
+                tokens.truncate(at);
+                text_ends.truncate(at);
+                stream.truncate(text_ends.last().copied().unwrap_or(0));
+            }
+            break FinishReason::DeadEnd;
+        };
         let t1 = Instant::now();
         if let Some(g) = guard.as_deref_mut() {
             if g.advance(token).is_err() {
@@ -255,10 +265,9 @@ pub fn generate<'g>(
         }
         // Only the open partial match can still be taken back by a rewind; the text before
         // the token that opened it is final.
-        let rewindable = match (backtracker.as_ref(), guard.as_deref()) {
-            (Some(bt), Some(g)) if !bt.exhausted() => g.open_since(),
-            _ => None,
-        };
+        // A cornered generation drops it too (see `FinishReason::DeadEnd`), so it is held
+        // back in every guarded mode.
+        let rewindable = guard.as_deref().and_then(|g| g.open_since());
         let settled = match rewindable {
             Some(0) => 0,
             Some(at) => text_ends[at - 1],
