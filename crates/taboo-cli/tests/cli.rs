@@ -547,3 +547,32 @@ fn trace_is_consistent_with_generation() {
         assert_eq!(serde_json::Value::from(kept), generated["tokens"], "{mode}");
     }
 }
+
+#[test]
+fn a_cornered_generation_ends_cleanly_without_the_banned_word() {
+    // Regression: with "Tokyo" banned, this seed writes "Tokyo" and then the first byte of a
+    // character that can only be punctuation; every continuation then completes the ban.
+    // That once ended in an error that lost the text; now the unfinished word is dropped.
+    let _lock = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let v = json_run(&[
+        "--mode",
+        "hard",
+        "--ban",
+        "Tokyo",
+        "--temperature",
+        "0.7",
+        "--seed",
+        "1",
+        "--max-tokens",
+        "60",
+        "What is the capital of Japan? Answer in one sentence.",
+    ]);
+    let text = v["text"].as_str().unwrap();
+    assert!(!has_word(text, "tokyo"), "{text:?}");
+    assert!(!text.contains('\u{FFFD}'), "{text:?}");
+    assert!(text.starts_with("The capital of Japan"), "{text:?}");
+    assert_eq!(v["stats"]["violations"], 0);
+    // Whatever way it ended, it ended cleanly.
+    let reason = v["finish_reason"].as_str().unwrap();
+    assert!(["dead_end", "eos", "length"].contains(&reason), "{reason}");
+}
