@@ -21,6 +21,7 @@ use taboo::{
     TokenId, Vocabulary,
 };
 
+use crate::tiktoken_args::{encoder, parse_vocab};
 use crate::CliResult;
 
 /// Measure the core engine: compile time, new-state mask time, guard overhead, memory.
@@ -42,16 +43,6 @@ pub struct Args {
     /// Languages of the word lists, comma-separated: en, ru, mixed.
     #[arg(long, value_name = "L,L,…", value_delimiter = ',', default_values_t = ["en".to_string(), "ru".to_string(), "mixed".to_string()])]
     languages: Vec<String>,
-}
-
-fn parse_vocab(name: &str) -> Result<TiktokenEncoding, String> {
-    let full = if name.ends_with("_base") {
-        name.to_string()
-    } else {
-        format!("{name}_base")
-    };
-    TiktokenEncoding::from_name(&full)
-        .ok_or_else(|| format!("unknown vocabulary {name:?}; use r50k, cl100k or o200k"))
 }
 
 fn parse_language(name: &str) -> Result<Language, String> {
@@ -109,13 +100,7 @@ pub fn run(args: Args) -> CliResult {
 
 /// The replay text in the chosen encoding.
 fn replay_tokens(encoding: TiktokenEncoding) -> CliResult<Vec<TokenId>> {
-    let bpe = match encoding {
-        TiktokenEncoding::R50kBase => tiktoken_rs::r50k_base(),
-        TiktokenEncoding::Cl100kBase => tiktoken_rs::cl100k_base(),
-        _ => tiktoken_rs::o200k_base(),
-    }
-    .map_err(|e| format!("cannot load the {} encoder: {e}", encoding.name()))?;
-    Ok(bpe.encode_ordinary(REPLAY_TEXT))
+    Ok(encoder(encoding)?.encode_ordinary(REPLAY_TEXT))
 }
 
 /// Peak resident memory of this process (Linux), in MB.

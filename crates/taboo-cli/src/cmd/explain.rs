@@ -15,6 +15,7 @@ use taboo::{BanList, EntryOptions, Spellings, TiktokenEncoding, TokenId, Vocabul
 
 use crate::ban_args::naive_sequences_with;
 use crate::model_args::ModelArgs;
+use crate::tiktoken_args::{encoder, parse_vocab};
 use crate::CliResult;
 
 /// A tokenizer: text in, the model's own token ids out.
@@ -98,16 +99,6 @@ fn lattice(
         .collect()
 }
 
-fn parse_vocab(name: &str) -> Result<TiktokenEncoding, String> {
-    let full = if name.ends_with("_base") {
-        name.to_string()
-    } else {
-        format!("{name}_base")
-    };
-    TiktokenEncoding::from_name(&full)
-        .ok_or_else(|| format!("unknown vocabulary {name:?}; use r50k, cl100k or o200k"))
-}
-
 /// The case and space variants of a word, deduplicated, in a fixed order.
 pub fn variants(word: &str, case_sensitive: bool) -> Vec<String> {
     let mut forms = vec![word.to_string()];
@@ -162,12 +153,7 @@ pub fn run(args: Args) -> CliResult {
     let bpe;
     let (vocab, tokenize, source): (Vocabulary, Box<Tokenizer<'_>>, String) = match args.vocab {
         Some(enc) => {
-            bpe = match enc {
-                TiktokenEncoding::R50kBase => tiktoken_rs::r50k_base(),
-                TiktokenEncoding::Cl100kBase => tiktoken_rs::cl100k_base(),
-                _ => tiktoken_rs::o200k_base(),
-            }
-            .map_err(|e| format!("cannot load the {} encoder: {e}", enc.name()))?;
+            bpe = encoder(enc)?;
             let bpe = &bpe;
             (
                 Vocabulary::tiktoken(enc)?,
