@@ -66,6 +66,13 @@ impl<'v> Spellings<'v> {
     /// The number of token sequences whose concatenated bytes are exactly `text`
     /// (saturating at `u128::MAX`). Special tokens never count.
     pub fn count(&self, text: &[u8]) -> u128 {
+        self.suffix_counts(text)[0]
+    }
+
+    /// `ways[i]` = the number of spellings of `text[i..]`, for every offset `i` (so
+    /// `ways[text.len()] == 1`): the whole dynamic programme, for callers that need more
+    /// than its first entry.
+    pub fn suffix_counts(&self, text: &[u8]) -> Vec<u128> {
         let n = text.len();
         let mut ways = vec![0u128; n + 1];
         ways[n] = 1;
@@ -79,7 +86,7 @@ impl<'v> Spellings<'v> {
             }
             ways[i] = w;
         }
-        ways[0]
+        ways
     }
 
     /// Up to `limit` spellings, fewest tokens first (ties: in vocabulary byte order).

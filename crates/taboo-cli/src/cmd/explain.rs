@@ -72,17 +72,25 @@ fn lattice(
         canon_spans.push((at, at + len, t));
         at += len;
     }
+    // An arc lies on a complete spelling when its start can be reached from the text's
+    // start and its end can reach the text's end.
+    let ways = spellings.suffix_counts(text);
+    let mut reachable = vec![false; text.len() + 1];
+    reachable[0] = true;
     let mut arcs = Vec::new();
     for i in 0..text.len() {
-        if spellings.count(&text[..i]) == 0 {
+        if !reachable[i] {
             continue;
         }
         for t in spellings.tokens_at(&text[i..]) {
             let len = vocab.token_bytes(t).map_or(0, <[u8]>::len);
-            if len == 0 || spellings.count(&text[i + len..]) == 0 {
+            if len == 0 {
                 continue;
             }
-            arcs.push((len, i, t));
+            reachable[i + len] = true;
+            if ways[i + len] > 0 {
+                arcs.push((len, i, t));
+            }
         }
     }
     arcs.sort();
