@@ -293,64 +293,55 @@ pub fn normalize(text: &[u8], fold: Fold, edges: bool) -> Vec<u8> {
 
 /// What the character a lead byte starts can write first, for pruning mask walks: a thread
 /// that dies on every byte of this set dies on the character, whatever its other bytes.
-struct LeadTable {
-    /// Per lead byte 0xC2..=0xEF, per fold (see `Fold::index`), per "after whitespace": the
-    /// possible first written bytes, or `None` when some character writes nothing there
-    /// (whitespace after whitespace, an invisible character under disguise folding).
-    first: Vec<[[Option<Vec<u8>>; 2]; 4]>,
-}
+///
+/// Per lead byte 0xC2..=0xEF and per "after whitespace": the possible first written bytes, or
+/// `None` when some character writes nothing there (whitespace after whitespace, an
+/// invisible character under disguise folding). Built on first use for each fold (about
+/// 6 ms each), so a process that never folds disguises never pays for those tables.
+type LeadTable = Vec<[Option<Vec<u8>>; 2]>;
 
-fn lead_table() -> &'static LeadTable {
-    static TABLE: std::sync::OnceLock<LeadTable> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        let folds = [
-            Fold::NONE,
-            Fold::CASE,
-            Fold {
-                case: false,
-                disguise: true,
-            },
-            Fold {
-                case: true,
-                disguise: true,
-            },
-        ];
-        let mut first = Vec::new();
+fn lead_table(fold: Fold) -> &'static LeadTable {
+    static TABLES: [std::sync::OnceLock<LeadTable>; 4] = [
+        std::sync::OnceLock::new(),
+        std::sync::OnceLock::new(),
+        std::sync::OnceLock::new(),
+        std::sync::OnceLock::new(),
+    ];
+    TABLES[fold.index()].get_or_init(|| {
+        let mut table = Vec::new();
         for lead in 0xC2u32..=0xEF {
             let (lo, hi) = if lead < 0xE0 {
                 ((lead & 0x1F) << 6, ((lead & 0x1F) << 6) | 0x3F)
             } else {
                 ((lead & 0x0F) << 12, ((lead & 0x0F) << 12) | 0xFFF)
             };
-            let mut per_fold: [[Option<Vec<u8>>; 2]; 4] = Default::default();
-            for fold in folds {
-                for after_space in [false, true] {
-                    // An invalid continuation writes U+FFFD, which starts with a mark.
-                    let mut set = Some(vec![MARK]);
-                    for cp in lo..=hi {
-                        let Some(c) = char::from_u32(cp) else {
-                            continue;
-                        };
-                        let mut st = NormState::new();
-                        st.after_space = after_space;
-                        let mut e = Emission::new();
-                        st.write_char(c, fold, &mut e);
-                        match (e.as_bytes().first(), set.as_mut()) {
-                            (Some(&b), Some(v)) => v.push(b),
-                            (None, _) => set = None,
-                            (Some(_), None) => {}
-                        }
+            let mut per_space: [Option<Vec<u8>>; 2] = Default::default();
+            for after_space in [false, true] {
+                // An invalid continuation writes U+FFFD, which starts with a mark.
+                let mut set = Some(vec![MARK]);
+                for cp in lo..=hi {
+                    let Some(c) = char::from_u32(cp) else {
+                        continue;
+                    };
+                    let mut st = NormState::new();
+                    st.after_space = after_space;
+                    let mut e = Emission::new();
+                    st.write_char(c, fold, &mut e);
+                    match (e.as_bytes().first(), set.as_mut()) {
+                        (Some(&b), Some(v)) => v.push(b),
+                        (None, _) => set = None,
+                        (Some(_), None) => {}
                     }
-                    if let Some(v) = set.as_mut() {
-                        v.sort_unstable();
-                        v.dedup();
-                    }
-                    per_fold[fold.index()][after_space as usize] = set;
                 }
+                if let Some(v) = set.as_mut() {
+                    v.sort_unstable();
+                    v.dedup();
+                }
+                per_space[after_space as usize] = set;
             }
-            first.push(per_fold);
+            table.push(per_space);
         }
-        LeadTable { first }
+        table
     })
 }
 
@@ -368,9 +359,7 @@ impl NormState {
         if !(0xC2..=0xEF).contains(&lead) {
             return None;
         }
-        let t = lead_table();
-        let i = (lead - 0xC2) as usize;
-        t.first[i][fold.index()][self.after_space as usize].as_deref()
+        lead_table(fold)[(lead - 0xC2) as usize][self.after_space as usize].as_deref()
     }
 }
 
