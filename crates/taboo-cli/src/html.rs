@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::cmd::explain::show_token;
+
 /// Escapes text for HTML content and attributes.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -361,7 +363,7 @@ pub fn explain_page(report: &Value) -> String {
             let _ = write!(
                 body,
                 "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&format!("{:?}", v["variant"].as_str().unwrap_or(""))),
+                esc(&show_token(v["variant"].as_str().unwrap_or("").as_bytes())),
                 esc(v["spellings"].as_str().unwrap_or("")),
                 esc(v["naive_blocks"].as_str().unwrap_or("")),
                 samples.join(" ")
@@ -376,7 +378,7 @@ pub fn explain_page(report: &Value) -> String {
                      <p class=\"meta\">Byte offsets along the line; every arc is a token on \
                      some spelling; the red arcs are the tokenizer's own spelling, the only one \
                      a token-id ban knows.</p>{}",
-                    esc(&format!("{:?}", v["variant"].as_str().unwrap_or(""))),
+                    esc(&show_token(v["variant"].as_str().unwrap_or("").as_bytes())),
                     lattice_chart(v)
                 );
             }

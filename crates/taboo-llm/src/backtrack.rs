@@ -110,8 +110,7 @@ impl Backtracker {
             .then_some(at)
     }
 
-    /// True once the budget of the generation is spent: nothing printed can be taken back
-    /// any more, so streaming need not hold anything.
+    /// True once the budget of the generation is spent: no more rewinds.
     pub(crate) fn exhausted(&self) -> bool {
         self.backtracks >= self.options.max_backtracks
     }

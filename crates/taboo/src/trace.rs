@@ -246,15 +246,3 @@ impl<G: LogitsGuard> Traced<G> {
         applied
     }
 }
-
-/// The tokens a trace says were kept: chosen tokens, minus those rewound.
-pub fn kept_tokens(events: &[Event]) -> Vec<TokenId> {
-    let mut out = Vec::new();
-    for e in events {
-        match e {
-            Event::Step(s) => out.extend(s.chosen.as_ref().map(|c| c.token)),
-            Event::Rewind(n) => out.truncate(out.len().saturating_sub(*n)),
-        }
-    }
-    out
-}
