@@ -222,17 +222,12 @@ fn record(tally: &mut Tally, word: &str, out: &Generation, nll: f64, dict: &Hash
     tally.rewound += out.stats.rewound_tokens;
 }
 
-/// Maximal runs of word characters, lower-cased. Word characters follow the ban's own
-/// definition (letters, marks, digits, connector punctuation such as `_`, joiners), so that
-/// `_cat_` is one word here as it is for the guard.
+/// Maximal runs of word characters, lower-cased. Word characters are the ban's own
+/// (`taboo::text::is_word_char`: letters, marks, digits, connector punctuation such as `_`,
+/// joiners), so that `_cat_` is one word here as it is for the guard.
 fn words(text: &str) -> Vec<String> {
-    let word_char = |c: char| {
-        c.is_alphanumeric()
-            || matches!(c, '_' | '\u{203F}' | '\u{2040}' | '\u{200C}' | '\u{200D}')
-            || ('\u{0300}'..='\u{036F}').contains(&c)
-    };
     text.to_lowercase()
-        .split(|c: char| !word_char(c))
+        .split(|c: char| !taboo::text::is_word_char(c))
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect()
