@@ -18,6 +18,7 @@ mod automaton;
 mod banlist;
 mod bitset;
 mod error;
+pub mod forms;
 mod guard;
 mod guard_api;
 mod logits;
