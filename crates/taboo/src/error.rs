@@ -37,6 +37,17 @@ pub enum BanErrorKind {
     Io(std::io::Error),
     /// The combined regex entries need a larger automaton than the limit allows.
     TooComplex(String),
+    /// Word forms could not be produced (a dictionary is missing or broken).
+    Forms(crate::forms::FormsError),
+    /// A phrase has more forms than one entry may expand to.
+    TooManyForms {
+        /// How many there would be.
+        count: usize,
+        /// The limit ([`crate::forms::MAX_FORMS_PER_ENTRY`]).
+        limit: usize,
+    },
+    /// An entry with the `forms` option reached the compiler unexpanded.
+    FormsNotExpanded,
 }
 
 impl BanError {
@@ -98,7 +109,7 @@ impl fmt::Display for BanError {
             BanErrorKind::UnsupportedRegex(what) => write!(f, "{what}"),
             BanErrorKind::UnknownOption(opt) => write!(
                 f,
-                "unknown option {opt:?}; known options are regex, case, nocase, substring, word, disguise"
+                "unknown option {opt:?}; known options are regex, case, nocase, substring, word, disguise, forms"
             ),
             BanErrorKind::InvalidUtf8 { offset } => write!(
                 f,
@@ -111,6 +122,17 @@ impl fmt::Display for BanError {
                 "the regex entries need too large an automaton ({msg}); \
                  split long alternations into separate entries or use plain words"
             ),
+            BanErrorKind::Forms(e) => write!(f, "{e}"),
+            BanErrorKind::TooManyForms { count, limit } => write!(
+                f,
+                "the phrase has {count} combinations of word forms, more than the {limit} one \
+                 entry may expand to; ban its words separately or list the phrases you mean"
+            ),
+            BanErrorKind::FormsNotExpanded => write!(
+                f,
+                "the entry asks for word forms, but the list was not expanded; call \
+                 BanList::expand_forms before compiling"
+            ),
         }
     }
 }
@@ -119,6 +141,7 @@ impl std::error::Error for BanError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             BanErrorKind::Io(e) => Some(e),
+            BanErrorKind::Forms(e) => Some(e),
             _ => None,
         }
     }

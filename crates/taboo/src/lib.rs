@@ -21,6 +21,7 @@ mod error;
 pub mod forms;
 mod guard;
 mod guard_api;
+pub mod lists;
 mod logits;
 mod mask;
 mod naive;
@@ -32,7 +33,7 @@ pub mod vocab;
 pub mod workload;
 
 pub use automaton::{Automaton, CompileOptions, State};
-pub use banlist::{BanEntry, BanList, EntryOptions};
+pub use banlist::{BanEntry, BanList, EntryOptions, FormsReport};
 pub use bitset::TokenSet;
 pub use error::{BanError, BanErrorKind};
 pub use guard::{Guard, GuardConfig, Mode};

@@ -104,6 +104,7 @@ fn entry_strategy() -> impl Strategy<Value = Entry> {
                     case_sensitive,
                     whole_word,
                     disguise: disguise && !regex,
+                    forms: false,
                 },
             }
         })

@@ -19,7 +19,7 @@ use literal::LiteralEngine;
 use regex::RegexEngine;
 
 use crate::banlist::{entry::parse_regex, BanList};
-use crate::error::BanError;
+use crate::error::{BanError, BanErrorKind};
 use crate::text::{normalize, Emission, Fold, NormState, MARK};
 
 /// Every engine's start state.
@@ -283,6 +283,9 @@ impl Automaton {
                         None => err,
                     }
                 };
+                if o.forms {
+                    return Err(located(BanError::new(BanErrorKind::FormsNotExpanded)));
+                }
                 if !o.regex && options.literal_engine {
                     let mut p = normalize(e.text().as_bytes(), fold, false);
                     if o.whole_word {

@@ -23,6 +23,11 @@ pub struct EntryOptions {
     /// for o …), invisible characters (zero-width space, soft hyphen, combining accents) and
     /// full-width forms; see [`crate::text::undisguise`]. Plain entries only. Off by default.
     pub disguise: bool,
+    /// The entry stands for every inflected form of its words (кошка: кошки, кошку …; cat:
+    /// cats; run: ran, running); see [`crate::forms`]. A list with such entries is expanded
+    /// with [`crate::BanList::expand_forms`] before it is compiled. Plain entries only. Off
+    /// by default.
+    pub forms: bool,
 }
 
 impl Default for EntryOptions {
@@ -32,6 +37,7 @@ impl Default for EntryOptions {
             case_sensitive: false,
             whole_word: true,
             disguise: false,
+            forms: false,
         }
     }
 }
@@ -82,6 +88,14 @@ impl BanEntry {
                 BanError::new(BanErrorKind::UnsupportedRegex(
                     "disguise folding applies to plain words and phrases, not to regexes"
                         .to_string(),
+                ))
+                .with_entry(text),
+            ));
+        }
+        if options.regex && options.forms {
+            return Err(located(
+                BanError::new(BanErrorKind::UnsupportedRegex(
+                    "word forms apply to plain words and phrases, not to regexes".to_string(),
                 ))
                 .with_entry(text),
             ));

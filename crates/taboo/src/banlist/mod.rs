@@ -22,6 +22,10 @@
 //! [substring] damn
 //! # also when disguised: "сat" with a Cyrillic с, "c\u{200B}at", "ｃａｔ"
 //! [disguise] cat
+//! # every form: кошки, кошку, кошкой …; mice; ran, running
+//! [forms] кошка
+//! [forms] mouse
+//! [forms disguise] run
 //! [regex substring] \d{3}-\d{4}
 //! # a leading backslash is dropped: these are the entries "[x]" and "#1"
 //! \[x]
@@ -32,7 +36,8 @@
 //! `regex` (the entry is a regular expression), `case` / `nocase` (case-sensitive, or not: the
 //! default), `substring` / `word` (match anywhere, or only as a whole word: the default),
 //! `disguise` (undo look-alike letters, invisible characters and full-width forms; plain
-//! entries only).
+//! entries only), `forms` (every inflected form of each word, see [`crate::forms`]; plain
+//! entries only; expand the list with [`BanList::expand_forms`] before compiling).
 
 pub(crate) mod entry;
 mod parse;
@@ -43,6 +48,18 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::error::{BanError, BanErrorKind};
+use crate::forms::{self, Morphology};
+
+/// What [`BanList::expand_forms`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FormsReport {
+    /// Entries that had the `forms` option.
+    pub forms_entries: usize,
+    /// Entries added for them (after deduplication, the entries themselves included).
+    pub added: usize,
+    /// Russian words the dictionary does not know: only the word as written is banned.
+    pub unknown: Vec<String>,
+}
 
 /// A deduplicated list of ban entries.
 ///
@@ -145,6 +162,65 @@ impl BanList {
         for e in other.entries {
             self.push(e);
         }
+    }
+
+    /// Replaces every entry with the `forms` option by one entry per form (same options,
+    /// `forms` off), as [`Morphology::phrase_forms`] gives them; other entries are kept as
+    /// they are. Russian words the dictionary does not know stand for themselves only; they
+    /// are listed in the returned [`FormsReport`].
+    ///
+    /// ```
+    /// use taboo::{forms::Morphology, BanList};
+    /// let list = BanList::parse("[forms] mouse\ndog\n")?;
+    /// let (expanded, report) = list.expand_forms(&Morphology::new())?;
+    /// let words: Vec<&str> = expanded.entries().iter().map(|e| e.text()).collect();
+    /// assert!(words.contains(&"mice") && words.contains(&"dog"));
+    /// assert_eq!(report.forms_entries, 1);
+    /// # Ok::<(), taboo::BanError>(())
+    /// ```
+    pub fn expand_forms(
+        &self,
+        morphology: &Morphology,
+    ) -> Result<(BanList, FormsReport), BanError> {
+        let mut out = BanList::new();
+        let mut report = FormsReport::default();
+        for entry in &self.entries {
+            if !entry.options.forms {
+                out.push(entry.clone());
+                continue;
+            }
+            let located = |e: BanError| {
+                let e = e.with_entry(&entry.text);
+                match entry.line {
+                    Some(l) => e.with_line(l),
+                    None => e,
+                }
+            };
+            report.forms_entries += 1;
+            for (is_word, word) in forms::split_words(&entry.text) {
+                if is_word
+                    && forms::Language::of(word) == forms::Language::Russian
+                    && morphology
+                        .lexemes(word)
+                        .map_err(|e| located(BanError::new(BanErrorKind::Forms(e))))?
+                        .is_empty()
+                    && !report.unknown.iter().any(|u| u == word)
+                {
+                    report.unknown.push(word.to_string());
+                }
+            }
+            let options = EntryOptions {
+                forms: false,
+                ..entry.options
+            };
+            for form in morphology.phrase_forms(&entry.text).map_err(located)? {
+                let e = BanEntry::new(&form, options, entry.line).map_err(located)?;
+                if out.push(e) {
+                    report.added += 1;
+                }
+            }
+        }
+        Ok((out, report))
     }
 
     /// The entries, in the order they were added.

@@ -26,6 +26,7 @@ pub(crate) fn parse_line(line: &str, number: usize) -> Result<Option<BanEntry>, 
                 "substring" => options.whole_word = false,
                 "word" => options.whole_word = true,
                 "disguise" => options.disguise = true,
+                "forms" => options.forms = true,
                 other => {
                     return Err(
                         BanError::new(BanErrorKind::UnknownOption(other.to_string()))

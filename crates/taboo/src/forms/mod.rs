@@ -10,8 +10,233 @@
 //! - English words (Latin letters) are inflected by rule, with the irregular forms of WordNet
 //!   carried inside the binary.
 
+pub mod english;
+pub mod russian;
+
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use crate::error::{BanError, BanErrorKind};
+use crate::text::is_word_char;
+pub use russian::RussianDictionary;
+
+/// The most forms one entry may expand to (a phrase multiplies the forms of its words).
+pub const MAX_FORMS_PER_ENTRY: usize = 10_000;
+
+/// One lexeme: a lemma and all its forms (the lemma first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lexeme {
+    /// The dictionary form (кошка, бежать, run).
+    pub lemma: String,
+    /// Its part of speech, as the source names it ("NOUN", "INFN", "noun", "verb" …).
+    pub pos: String,
+    /// Every form, deduplicated, the lemma first.
+    pub forms: Vec<String>,
+}
+
+/// Which morphology a word goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Language {
+    /// Has a Cyrillic letter.
+    Russian,
+    /// Has a Latin letter and no Cyrillic one.
+    English,
+    /// Neither (digits, other scripts): the word is its only form.
+    Other,
+}
+
+impl Language {
+    /// The language a word's forms are looked up in.
+    pub fn of(word: &str) -> Language {
+        if word.chars().any(|c| matches!(c, '\u{400}'..='\u{52F}')) {
+            Language::Russian
+        } else if word.chars().any(|c| c.is_ascii_alphabetic()) {
+            Language::English
+        } else {
+            Language::Other
+        }
+    }
+}
+
+/// The forms of one word.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WordForms {
+    /// The word as asked.
+    pub word: String,
+    /// The lexemes it belongs to (empty when the dictionary does not know it).
+    pub lexemes: Vec<Lexeme>,
+    /// Every form of every lexeme, plus the word itself, deduplicated; in Russian also each
+    /// form with ё written as е. In the letter case of the word as asked (see
+    /// [`Morphology::word_forms`]).
+    pub forms: Vec<String>,
+}
+
+/// Turns words into their forms: English by rule (always available), Russian from the
+/// dictionary, loaded on first use.
+#[derive(Default)]
+pub struct Morphology {
+    russian: OnceLock<RussianDictionary>,
+}
+
+impl fmt::Debug for Morphology {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Morphology")
+            .field("russian_loaded", &self.russian.get().is_some())
+            .finish()
+    }
+}
+
+impl Morphology {
+    /// A morphology that finds the Russian dictionary in [`data_dir`] when a Russian word
+    /// first needs it.
+    pub fn new() -> Morphology {
+        Morphology::default()
+    }
+
+    /// A morphology with an already opened Russian dictionary.
+    pub fn with_russian(dictionary: RussianDictionary) -> Morphology {
+        let cell = OnceLock::new();
+        let _ = cell.set(dictionary);
+        Morphology { russian: cell }
+    }
+
+    /// The Russian dictionary, opened on first use.
+    pub fn russian(&self) -> Result<&RussianDictionary, FormsError> {
+        if let Some(d) = self.russian.get() {
+            return Ok(d);
+        }
+        let d = RussianDictionary::locate()?;
+        Ok(self.russian.get_or_init(|| d))
+    }
+
+    /// The lexemes of one word (any letter case). Russian words the dictionary does not know
+    /// have none; English words always have at least one (unknown ones are taken as nouns);
+    /// other words have none.
+    pub fn lexemes(&self, word: &str) -> Result<Vec<Lexeme>, FormsError> {
+        let lower = word.to_lowercase();
+        Ok(match Language::of(&lower) {
+            Language::Russian => self.russian()?.lexemes(&lower),
+            Language::English if english::applies_to(&lower) => english::lexemes(&lower),
+            _ => Vec::new(),
+        })
+    }
+
+    /// Every form of one word, in the letter case it was written in: lower-case input gives
+    /// lower-case forms, Capitalised gives Capitalised, UPPER gives UPPER (this only matters
+    /// for case-sensitive entries; the others match in every case anyway).
+    pub fn word_forms(&self, word: &str) -> Result<WordForms, FormsError> {
+        let lexemes = self.lexemes(word)?;
+        let mut forms = vec![word.to_string()];
+        let mut push = |f: String| {
+            if !forms.contains(&f) {
+                forms.push(f);
+            }
+        };
+        let case = LetterCase::of(word);
+        for lexeme in &lexemes {
+            for f in &lexeme.forms {
+                let f = case.apply(f);
+                if f.contains(['ё', 'Ё']) {
+                    push(f.replace('ё', "е").replace('Ё', "Е"));
+                }
+                push(f);
+            }
+        }
+        Ok(WordForms {
+            word: word.to_string(),
+            lexemes,
+            forms,
+        })
+    }
+
+    /// Every form of a phrase: each word (a run of word characters) takes each of its forms,
+    /// everything between words stays as written. Fails past [`MAX_FORMS_PER_ENTRY`].
+    pub fn phrase_forms(&self, phrase: &str) -> Result<Vec<String>, BanError> {
+        let mut out = vec![String::new()];
+        for (is_word, piece) in split_words(phrase) {
+            let choices = if is_word {
+                self.word_forms(piece)
+                    .map_err(|e| BanError::new(BanErrorKind::Forms(e)))?
+                    .forms
+            } else {
+                vec![piece.to_string()]
+            };
+            let count = out.len() * choices.len();
+            if count > MAX_FORMS_PER_ENTRY {
+                return Err(BanError::new(BanErrorKind::TooManyForms {
+                    count,
+                    limit: MAX_FORMS_PER_ENTRY,
+                }));
+            }
+            out = out
+                .iter()
+                .flat_map(|head| choices.iter().map(move |c| format!("{head}{c}")))
+                .collect();
+        }
+        Ok(out)
+    }
+}
+
+/// The pieces of a phrase: runs of word characters (`true`) and what lies between them.
+pub(crate) fn split_words(phrase: &str) -> Vec<(bool, &str)> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut in_word = None;
+    for (i, c) in phrase.char_indices() {
+        let w = is_word_char(c);
+        if in_word != Some(w) {
+            if let Some(prev) = in_word {
+                pieces.push((prev, &phrase[start..i]));
+            }
+            start = i;
+            in_word = Some(w);
+        }
+    }
+    if let Some(prev) = in_word {
+        pieces.push((prev, &phrase[start..]));
+    }
+    pieces
+}
+
+/// How a word was written, so its forms can be written the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LetterCase {
+    Lower,
+    Capitalised,
+    Upper,
+}
+
+impl LetterCase {
+    fn of(word: &str) -> LetterCase {
+        let mut letters = word.chars().filter(|c| c.is_alphabetic());
+        match letters.next() {
+            Some(first) if first.is_uppercase() => {
+                let rest: Vec<char> = letters.collect();
+                if !rest.is_empty() && rest.iter().all(|c| c.is_uppercase()) {
+                    LetterCase::Upper
+                } else {
+                    LetterCase::Capitalised
+                }
+            }
+            _ => LetterCase::Lower,
+        }
+    }
+
+    fn apply(self, form: &str) -> String {
+        match self {
+            LetterCase::Lower => form.to_string(),
+            LetterCase::Upper => form.to_uppercase(),
+            LetterCase::Capitalised => {
+                let mut chars = form.chars();
+                match chars.next() {
+                    Some(first) => first.to_uppercase().chain(chars).collect(),
+                    None => String::new(),
+                }
+            }
+        }
+    }
+}
 
 /// The environment variable that overrides the data directory.
 pub const DATA_DIR_ENV: &str = "TABOO_DATA_DIR";
@@ -61,7 +286,10 @@ impl fmt::Display for FormsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FormsError::DictionaryMissing { language, searched } => {
-                write!(f, "the {language} dictionary for word forms is not installed")?;
+                write!(
+                    f,
+                    "the {language} dictionary for word forms is not installed"
+                )?;
                 if let Some(dir) = searched {
                     write!(f, " (looked in {})", dir.display())?;
                 }
