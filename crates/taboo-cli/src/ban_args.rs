@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use taboo::forms::Morphology;
 use taboo::{
     Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, NaiveGuard,
     TokenId,
@@ -65,9 +66,15 @@ pub struct BanArgs {
     #[arg(long = "ban", value_name = "WORD")]
     pub ban: Vec<String>,
     /// A file of banned entries, one per line; `#` starts a comment line, and a line may
-    /// start with options in brackets: `[regex] colou?r`, `[case substring] NASA`.
+    /// start with options in brackets: `[regex] colou?r`, `[case substring] NASA`,
+    /// `[forms disguise] кошка`.
     #[arg(long, value_name = "FILE")]
     pub ban_file: Option<PathBuf>,
+    /// A ban list carried inside taboo, by name; repeat for more. en-profanity: English
+    /// profanity (naughty-words, CC BY 4.0); ru-obscene: Russian obscene vocabulary
+    /// (slaviclean, MIT). Both ban every form and disguise of their words.
+    #[arg(long, value_name = "NAME", value_parser = parse_list_name)]
+    pub ban_list: Vec<&'static taboo::lists::BundledList>,
     /// How the ban is enforced.
     #[arg(long, value_enum, default_value_t = Mode::Backtrack)]
     pub mode: Mode,
@@ -86,33 +93,87 @@ pub struct BanArgs {
     /// Treat each --ban as a regular expression.
     #[arg(long)]
     pub regex: bool,
-    /// Also ban disguised spellings of each --ban: look-alike letters ("сat" with a
-    /// Cyrillic с), invisible characters ("c\u{200B}at", accents) and full-width forms.
+    /// Also ban disguised spellings of every plain entry (--ban, --ban-file, --ban-list):
+    /// look-alike letters ("сat" with a Cyrillic с), invisible characters ("c\u{200B}at",
+    /// accents) and full-width forms.
     #[arg(long)]
     pub disguise: bool,
+    /// Also ban every inflected form of every plain entry (--ban, --ban-file, --ban-list):
+    /// кошка → кошки, кошку, кошкой …; cat → cats; run → runs, ran, running. Russian forms
+    /// come from the OpenCorpora dictionary that scripts/fetch-models.sh installs; English
+    /// ones are built in. `taboo forms WORD` shows them.
+    #[arg(long)]
+    pub forms: bool,
+}
+
+/// Looks a `--ban-list` name up among the bundled lists.
+fn parse_list_name(name: &str) -> Result<&'static taboo::lists::BundledList, String> {
+    taboo::lists::find(name).ok_or_else(|| {
+        format!(
+            "no bundled list called {name:?}; the lists are: {}",
+            taboo::lists::names().join(", ")
+        )
+    })
 }
 
 impl BanArgs {
-    /// The ban list: the lines of `--ban-file` (its own syntax, see the core crate's
-    /// `BanList` docs) plus every `--ban` with the options the flags give.
-    pub fn ban_list(&self) -> CliResult<BanList> {
+    /// The ban list as written: the lines of `--ban-file` (its own syntax, see the core
+    /// crate's `BanList` docs), the `--ban-list`s, and every `--ban` with the options the
+    /// flags give; `--forms` and `--disguise` then widen every plain entry. Word forms are
+    /// not expanded yet (see [`BanArgs::ban_list`]).
+    pub fn written_list(&self) -> CliResult<BanList> {
         let mut list = match &self.ban_file {
             Some(path) => {
                 BanList::from_file(path).map_err(|e| format!("ban file {}: {e}", path.display()))?
             }
             None => BanList::new(),
         };
+        for bundled in &self.ban_list {
+            list.extend(
+                bundled
+                    .parse()
+                    .map_err(|e| format!("bundled list {}: {e}", bundled.name))?,
+            );
+        }
         for word in &self.ban {
             let options = EntryOptions {
                 regex: self.regex,
                 case_sensitive: self.case_sensitive,
                 whole_word: !self.substring,
-                disguise: self.disguise,
+                ..EntryOptions::default()
             };
             list.add(word, options)
                 .map_err(|e| format!("cannot ban {word:?}: {e}"))?;
         }
+        if self.forms || self.disguise {
+            list = list.widened(self.forms, self.disguise);
+        }
         Ok(list)
+    }
+
+    /// The ban list to compile: [`BanArgs::written_list`] with every `forms` entry expanded
+    /// into its forms. Words the Russian dictionary does not know are named on stderr (they
+    /// are banned as written).
+    pub fn ban_list(&self) -> CliResult<BanList> {
+        let list = self.written_list()?;
+        if !list.entries().iter().any(|e| e.options().forms) {
+            return Ok(list);
+        }
+        let (expanded, report) = list.expand_forms(&Morphology::new())?;
+        if !report.unknown.is_empty() {
+            let shown: Vec<&str> = report.unknown.iter().take(10).map(String::as_str).collect();
+            let more = report.unknown.len().saturating_sub(shown.len());
+            eprintln!(
+                "taboo: not in the Russian dictionary, banned as written only: {}{}",
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        Ok(expanded)
     }
 
     /// Backtracking settings: on in backtrack mode (and only when something is banned).

@@ -5,6 +5,10 @@
 //!     histories, for the literal engine and the regex DFA alike;
 //! (b) any random walk through allowed tokens yields text in which an independent matcher —
 //!     the `regex` crate with Unicode `\W`, on the lossily decoded string — finds no ban.
+//!
+//! Entries may ask for word forms (the Russian dictionary installed by
+//! scripts/fetch-models.sh is needed) and for disguise folding; both the engine and the
+//! matcher see the same expanded forms, the matcher undoes disguises its own way.
 
 use std::sync::Arc;
 
@@ -53,6 +57,11 @@ const PIECES: &[&[u8]] = &[
     b"\xe2",
     "ё".as_bytes(),
     "Ё".as_bytes(),
+    "и".as_bytes(),
+    "ой".as_bytes(),
+    "ж".as_bytes(),
+    "е".as_bytes(),
+    b"ran",
 ];
 
 const WORDS: &[&str] = &[
@@ -67,6 +76,8 @@ const WORDS: &[&str] = &[
     "é",
     "ёж",
     "a…",
+    "run",
+    "кот",
 ];
 const REGEXES: &[&str] = &["c[a-z]t", "к[оа]шк\\w*", "(?:cat|ca)s?", "[0-9]x", "a\\.+"];
 
@@ -90,8 +101,9 @@ fn entry_strategy() -> impl Strategy<Value = Entry> {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(regex, i, case_sensitive, whole_word, disguise)| {
+        .prop_map(|(regex, i, case_sensitive, whole_word, disguise, forms)| {
             let text = if regex {
                 REGEXES[i % REGEXES.len()]
             } else {
@@ -104,7 +116,7 @@ fn entry_strategy() -> impl Strategy<Value = Entry> {
                     case_sensitive,
                     whole_word,
                     disguise: disguise && !regex,
-                    forms: false,
+                    forms: forms && !regex,
                 },
             }
         })
@@ -121,6 +133,7 @@ fn build(tokens: &[Vec<u8>], entries: &[Entry], literal_engine: bool) -> Arc<Mas
     for e in entries {
         list.add(e.text, e.options).unwrap();
     }
+    let (list, _) = list.expand_forms(morphology()).unwrap();
     let a = Automaton::compile_with(&list, CompileOptions { literal_engine }).unwrap();
     Arc::new(MaskTable::new(Arc::new(a), Arc::new(b.build())))
 }
@@ -141,6 +154,27 @@ fn undisguise_text(s: &str) -> String {
         .collect()
 }
 
+/// One morphology for all cases (the Russian dictionary is read once).
+fn morphology() -> &'static taboo::forms::Morphology {
+    static M: std::sync::OnceLock<taboo::forms::Morphology> = std::sync::OnceLock::new();
+    M.get_or_init(taboo::forms::Morphology::new)
+}
+
+/// The entries with every `forms` entry replaced by its forms.
+fn expand(entries: &[Entry]) -> Vec<(String, EntryOptions)> {
+    let mut out = Vec::new();
+    for e in entries {
+        if e.options.forms {
+            for f in morphology().phrase_forms(e.text).unwrap() {
+                out.push((f, e.options));
+            }
+        } else {
+            out.push((e.text.to_string(), e.options));
+        }
+    }
+    out
+}
+
 /// The independent matcher: the `regex` crate on the decoded text.
 fn oracle(entries: &[Entry], text: &[u8], ended: bool) -> Option<String> {
     let mut text = text.to_vec();
@@ -157,14 +191,14 @@ fn oracle(entries: &[Entry], text: &[u8], ended: bool) -> Option<String> {
         }
     }
     let decoded = String::from_utf8_lossy(&text).into_owned();
-    for e in entries {
-        let (decoded, entry_text) = if e.options.disguise {
-            (undisguise_text(&decoded), undisguise_text(e.text))
+    for (e_text, options) in expand(entries) {
+        let (decoded, entry_text) = if options.disguise {
+            (undisguise_text(&decoded), undisguise_text(&e_text))
         } else {
-            (decoded.clone(), e.text.to_string())
+            (decoded.clone(), e_text.clone())
         };
-        let body = if e.options.regex {
-            e.text.to_string()
+        let body = if options.regex {
+            e_text.clone()
         } else {
             entry_text
                 .split_whitespace()
@@ -172,13 +206,13 @@ fn oracle(entries: &[Entry], text: &[u8], ended: bool) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(r"\s+")
         };
-        let mut pattern = if e.options.whole_word {
+        let mut pattern = if options.whole_word {
             let end = if ended { r"(?:\W|$)" } else { r"\W" };
             format!(r"(?:^|\W)(?:{body}){end}")
         } else {
             body
         };
-        if !e.options.case_sensitive {
+        if !options.case_sensitive {
             pattern = format!("(?i){pattern}");
         }
         if regex::Regex::new(&pattern).unwrap().is_match(&decoded) {

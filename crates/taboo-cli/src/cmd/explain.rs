@@ -28,7 +28,8 @@ type Tokenizer<'a> = dyn Fn(&str) -> Vec<TokenId> + 'a;
     taboo explain --vocab o200k elephant бесплатно\n  \
     taboo explain --ban-file bans.txt --json\n  \
     taboo explain --vocab r50k --html elephant.html elephant\n  \
-    taboo explain --model models/gemma-3-270m-q4_k_m.gguf кошка\n\n\
+    taboo explain --model models/gemma-3-270m-q4_k_m.gguf кошка\n  \
+    taboo explain --vocab o200k --forms mouse     # mouse, mice, mouses, moused …\n\n\
     A spelling is a token sequence whose bytes are exactly the variant's bytes. The naive\n\
     column counts the spellings a token-id ban (the tokenizer's own tokenization of each\n\
     variant) blocks; taboo's ban blocks all of them.")]
@@ -53,6 +54,46 @@ pub struct Args {
     /// Also write a self-contained HTML report (tables and tokenization lattices) to FILE.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Explain every inflected form of each word too (what a `forms` ban covers: кошка →
+    /// кошки, кошку …). The token-id baseline is given the word as written, as its users
+    /// would; its column shows how little of the lexeme that blocks.
+    #[arg(long)]
+    forms: bool,
+}
+
+/// One text to explain: a list entry, or one form of it (`form_of` names the entry).
+struct Item {
+    text: String,
+    case_sensitive: bool,
+    form_of: Option<String>,
+}
+
+/// The entries to explain, each expanded into its forms when asked.
+fn items(list: &BanList, forms: bool) -> CliResult<Vec<Item>> {
+    let morphology = taboo::forms::Morphology::new();
+    let mut out = Vec::new();
+    for entry in list.entries() {
+        let case_sensitive = entry.options().case_sensitive;
+        if entry.options().regex || !(forms || entry.options().forms) {
+            out.push(Item {
+                text: entry.text().to_string(),
+                case_sensitive,
+                form_of: None,
+            });
+            continue;
+        }
+        for form in morphology
+            .phrase_forms(entry.text())
+            .map_err(|e| format!("{:?}: {e}", entry.text()))?
+        {
+            out.push(Item {
+                form_of: (form != entry.text()).then(|| entry.text().to_string()),
+                text: form,
+                case_sensitive,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The arcs of a variant's tokenization lattice: every token on some complete spelling, with
@@ -183,15 +224,23 @@ pub fn run(args: Args) -> CliResult {
 
     let mut entries = Vec::new();
     let (mut total, mut covered) = (0u128, 0u128);
-    for entry in list.entries() {
-        if entry.options().regex {
-            entries.push(json!({"entry": entry.text(), "regex": true}));
+    let regexes: Vec<&str> = list
+        .entries()
+        .iter()
+        .filter(|e| e.options().regex)
+        .map(|e| e.text())
+        .collect();
+    for item in items(&list, args.forms)? {
+        if regexes.contains(&item.text.as_str()) {
+            entries.push(json!({"entry": item.text, "regex": true}));
             continue;
         }
-        let naive = naive_sequences_with(&*tokenize, &[entry.text().to_string()]);
+        // The baseline bans the entry as its user wrote it, not each form.
+        let written = item.form_of.clone().unwrap_or_else(|| item.text.clone());
+        let naive = naive_sequences_with(&*tokenize, &[written]);
         let mut rows = Vec::new();
         let (mut e_total, mut e_covered) = (0u128, 0u128);
-        for (vi, v) in variants(entry.text(), entry.options().case_sensitive)
+        for (vi, v) in variants(&item.text, item.case_sensitive)
             .into_iter()
             .enumerate()
         {
@@ -229,7 +278,8 @@ pub fn run(args: Args) -> CliResult {
         total = total.saturating_add(e_total);
         covered += e_covered;
         entries.push(json!({
-            "entry": entry.text(),
+            "entry": item.text,
+            "form_of": item.form_of,
             "spellings": e_total.to_string(),
             "naive_blocks": e_covered.to_string(),
             "variants": rows,
@@ -258,7 +308,10 @@ pub fn run(args: Args) -> CliResult {
             println!("{}  (regex: spellings are not counted)", e["entry"]);
             continue;
         }
-        println!("{}", e["entry"].as_str().unwrap_or(""));
+        match e["form_of"].as_str() {
+            Some(of) => println!("{}  (a form of {of})", e["entry"].as_str().unwrap_or("")),
+            None => println!("{}", e["entry"].as_str().unwrap_or("")),
+        }
         println!(
             "  {:<24} {:>14} {:>12}  e.g.",
             "variant", "spellings", "naive bans"

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_generate;
 pub mod compare_modes;
 pub mod explain;
+pub mod forms;
 pub mod generate;
 pub mod trace;
 
@@ -26,6 +27,7 @@ use crate::CliResult;
         taboo bench-generate                          # tokens/s with 0, 1k, 10k banned words\n  \
         taboo bench                                   # the ban engine alone on o200k\n  \
         taboo explain --vocab o200k elephant          # how many ways to spell a word\n  \
+        taboo forms кошка run                          # the forms a --forms ban covers\n  \
         taboo trace --ban cat 'What animal says meow?' # what the ban did, step by step\n  \
         taboo compare-modes --out report.md           # off / naive / hard / backtrack side by side\n  \
         taboo generate --help"
@@ -53,6 +55,9 @@ pub enum Command {
     /// Compare the ban modes on prompts that elicit their banned word: leaks, near-misses
     /// ("catmongoose"), perplexity and speed, as a Markdown table.
     CompareModes(compare_modes::Args),
+    /// Print the inflected forms a `forms` ban covers (кошка → кошки, кошку …; run → ran),
+    /// and the bundled ban lists.
+    Forms(forms::Args),
 }
 
 impl Command {
@@ -65,6 +70,7 @@ impl Command {
             Command::Explain(args) => explain::run(args),
             Command::Trace(args) => trace::run(args),
             Command::CompareModes(args) => compare_modes::run(args),
+            Command::Forms(args) => forms::run(args),
         }
     }
 }

@@ -223,6 +223,28 @@ impl BanList {
         Ok((out, report))
     }
 
+    /// The list with `forms` and/or `disguise` switched on for every plain (non-regex) entry;
+    /// options that are off stay as each entry has them.
+    ///
+    /// ```
+    /// use taboo::BanList;
+    /// let list = BanList::parse("cat\n[regex] dogs?\n")?.widened(true, false);
+    /// assert!(list.entries()[0].options().forms);
+    /// assert!(!list.entries()[1].options().forms);
+    /// # Ok::<(), taboo::BanError>(())
+    /// ```
+    pub fn widened(self, forms: bool, disguise: bool) -> BanList {
+        let mut out = BanList::new();
+        for mut e in self.entries {
+            if !e.options.regex {
+                e.options.forms |= forms;
+                e.options.disguise |= disguise;
+            }
+            out.push(e);
+        }
+        out
+    }
+
     /// The entries, in the order they were added.
     pub fn entries(&self) -> &[BanEntry] {
         &self.entries

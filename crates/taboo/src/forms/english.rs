@@ -201,6 +201,15 @@ fn lexeme(lemma: &str, pos: Pos, data: &English, pos_name: &str) -> Lexeme {
             forms.push(f);
         }
     };
+    let irregular: &[&str] = data
+        .pos(pos)
+        .irregular
+        .get(lemma)
+        .map_or(&[], Vec::as_slice);
+    // Where WordNet lists irregular forms, they replace the rule's: "see" has saw and seen,
+    // not "seed"; "hop" has hopped and hopping, not "hoped".
+    let irregular_ing = irregular.iter().any(|f| f.ends_with("ing"));
+    let irregular_past = irregular.iter().any(|f| !f.ends_with("ing"));
     match pos {
         Pos::Noun => {
             for f in plural(lemma) {
@@ -208,21 +217,29 @@ fn lexeme(lemma: &str, pos: Pos, data: &English, pos_name: &str) -> Lexeme {
             }
         }
         Pos::Verb => {
-            for f in plural(lemma)
-                .into_iter()
-                .chain(past(lemma))
-                .chain(progressive(lemma))
-            {
+            for f in plural(lemma) {
                 push(f);
+            }
+            if !irregular_past {
+                for f in past(lemma) {
+                    push(f);
+                }
+            }
+            if !irregular_ing {
+                for f in progressive(lemma) {
+                    push(f);
+                }
             }
         }
         Pos::Adjective => {
-            for f in comparative(lemma) {
-                push(f);
+            if irregular.is_empty() {
+                for f in comparative(lemma) {
+                    push(f);
+                }
             }
         }
     }
-    for f in data.pos(pos).irregular.get(lemma).into_iter().flatten() {
+    for f in irregular {
         push(f.to_string());
     }
     Lexeme {
@@ -254,6 +271,15 @@ fn may_double(w: &str) -> bool {
         && !is_vowel(b[n - 3])
 }
 
+/// Number of vowel groups, a stand-in for syllables ("cat" 1, "visit" 2).
+fn syllables(w: &str) -> usize {
+    let b = w.as_bytes();
+    let vowel = |i: usize| is_vowel(b[i]) || (i > 0 && b[i] == b'y');
+    (0..b.len())
+        .filter(|&i| vowel(i) && (i == 0 || !vowel(i - 1)))
+        .count()
+}
+
 /// `w` + ending, with every spelling rule that may apply (both when undecidable).
 fn with_ending(w: &str, ending: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -268,7 +294,7 @@ fn with_ending(w: &str, ending: &str) -> Vec<String> {
         out.push(format!("{}ying", &w[..w.len() - 2]));
         return out;
     }
-    if w.ends_with('e') && starts_with_vowel {
+    if w.ends_with('e') && w.len() > 2 && starts_with_vowel {
         // make → making, bake → baked, large → larger; see → seeing, free → freer
         let dropped = format!("{}{ending}", &w[..w.len() - 1]);
         if ending == "ing" && (w.ends_with("ee") || w.ends_with("oe") || w.ends_with("ye")) {
@@ -283,8 +309,14 @@ fn with_ending(w: &str, ending: &str) -> Vec<String> {
         out.push(format!("{w}k{ending}"));
     }
     if may_double(w) && starts_with_vowel {
+        // One syllable always doubles (hop → hopped, never "hoped"); longer words double
+        // when the last syllable is stressed (admit → admitted, visit → visited), which
+        // spelling cannot tell, so both are produced.
         let last = &w[w.len() - 1..];
         out.push(format!("{w}{last}{ending}"));
+        if syllables(w) == 1 {
+            return out;
+        }
     }
     out.push(format!("{w}{ending}"));
     out
@@ -331,7 +363,9 @@ mod tests {
         assert_eq!(plural("box"), ["boxes"]);
         assert_eq!(plural("city"), ["cities"]);
         assert_eq!(plural("day"), ["days"]);
-        assert_eq!(past("stop"), ["stopped", "stoped"]);
+        assert_eq!(past("stop"), ["stopped"]);
+        assert_eq!(past("visit"), ["visitted", "visited"]);
+        assert_eq!(progressive("be"), ["being"]);
         assert_eq!(past("bake"), ["baked"]);
         assert_eq!(past("carry"), ["carried"]);
         assert_eq!(past("play"), ["played"]);
@@ -353,6 +387,14 @@ mod tests {
             assert!(run.contains(f), "{f} missing from {run:?}");
         }
         assert!(!run.contains("runner"), "a derivation is not a form");
+        assert!(
+            !run.contains("runned"),
+            "irregular forms replace the rule's"
+        );
+        // Rules must not reach other words: "seed" is not a form of "see", "hoping" is not
+        // one of "hop".
+        assert!(!forms("see").contains("seed"));
+        assert!(!forms("hop").contains("hoping") && forms("hop").contains("hopping"));
         let mouse = forms("mouse");
         assert!(mouse.contains("mice") && mouse.contains("mouses"));
         let good = forms("good");

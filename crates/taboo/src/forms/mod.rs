@@ -179,7 +179,7 @@ impl Morphology {
 }
 
 /// The pieces of a phrase: runs of word characters (`true`) and what lies between them.
-pub(crate) fn split_words(phrase: &str) -> Vec<(bool, &str)> {
+pub fn split_words(phrase: &str) -> Vec<(bool, &str)> {
     let mut pieces = Vec::new();
     let mut start = 0;
     let mut in_word = None;
