@@ -27,7 +27,7 @@ use crate::automaton::{Automaton, Lane, State};
 use crate::bitset::TokenSet;
 use crate::text::{Emission, NormState};
 use crate::trie::TokenTrie;
-use crate::vocab::Vocabulary;
+use crate::vocab::{TokenId, Vocabulary};
 
 /// The three token sets of one state. `pending` and `open` never contain forbidden tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,7 +106,12 @@ pub struct MaskTable {
     automaton: Arc<Automaton>,
     vocab: Arc<Vocabulary>,
     trie: TokenTrie,
-    consts: RwLock<HashMap<(usize, NormState), Arc<Masks>>>,
+    consts: RwLock<HashMap<(usize, NormState, Part), Arc<Masks>>>,
+    /// The tokens under large trie nodes, as sets, built the first time a walk forbids such
+    /// a subtree whole (after a complete banned word, every token that starts with a space
+    /// or punctuation — half the vocabulary — is one subtree): a set union instead of a
+    /// hundred thousand single inserts.
+    subtree_sets: RwLock<HashMap<u32, Arc<TokenSet>>>,
     cache: RwLock<HashMap<State, Arc<Masks>>>,
     cached_bytes: AtomicUsize,
     budget: usize,
@@ -114,6 +119,22 @@ pub struct MaskTable {
     misses: AtomicU64,
     evictions: AtomicU64,
 }
+
+/// A part of a state's masks that depends only on the lane and the normaliser state, so it
+/// is computed once and shared by every state that has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Part {
+    /// Matches that start inside a token (a fresh thread before every byte).
+    Inside,
+    /// The thread at a word boundary, which almost every state has: a new word may begin
+    /// with the next token. Walking it is the costly part of a state (every banned word is
+    /// still possible), so it is walked once per normaliser state, not once per state.
+    WordStart,
+}
+
+/// Subtrees with at least this many tokens are forbidden by set union (see
+/// `MaskTable::subtree_sets`).
+const BIG_SUBTREE: usize = 1024;
 
 /// Default byte budget of the per-state cache.
 pub const DEFAULT_CACHE_BUDGET: usize = 64 << 20;
@@ -127,6 +148,7 @@ impl MaskTable {
             vocab,
             trie,
             consts: RwLock::new(HashMap::new()),
+            subtree_sets: RwLock::new(HashMap::new()),
             cache: RwLock::new(HashMap::new()),
             cached_bytes: AtomicUsize::new(0),
             budget: DEFAULT_CACHE_BUDGET,
@@ -192,7 +214,7 @@ impl MaskTable {
     pub fn warm_up(&self) {
         for lane in 0..self.automaton.lanes.len() {
             for norm in [NormState::new(), NormState::after_whitespace()] {
-                self.constant(lane, norm);
+                self.part(lane, norm, Part::Inside);
             }
         }
     }
@@ -202,15 +224,27 @@ impl MaskTable {
         self.masks(state).forbidden.iter().collect()
     }
 
-    /// Computes the masks of a state without the per-state cache (the per-lane constant
-    /// parts are still shared).
+    /// Computes the masks of a state without the per-state cache (the parts shared by
+    /// states, see [`Part`], are still shared).
+    ///
+    /// Threads never interact, so a state's masks are the union of each thread's; the
+    /// word-boundary thread's share comes from the shared parts, the others are walked.
     pub fn compute(&self, state: &State) -> Masks {
         let mut m = Masks::new(self.vocab.len());
+        let mut rest = Vec::new();
         for (i, threads) in state.lanes().enumerate() {
             let lane = &self.automaton.lanes[i];
-            m.union_with(&self.constant(i, state.norm));
-            if !threads.is_empty() {
-                self.walk(lane, state.norm, threads, false, &mut m);
+            m.union_with(&self.part(i, state.norm, Part::Inside));
+            rest.clear();
+            for &t in threads {
+                if t == lane.after_mark {
+                    m.union_with(&self.part(i, state.norm, Part::WordStart));
+                } else {
+                    rest.push(t);
+                }
+            }
+            if !rest.is_empty() {
+                self.walk(lane, state.norm, &rest, false, &mut m);
             }
         }
         if self.automaton.end_matches(state) {
@@ -249,18 +283,23 @@ impl MaskTable {
         m
     }
 
-    /// Tokens that contain a match starting inside them, for one lane and normaliser state.
-    fn constant(&self, lane: usize, norm: NormState) -> Arc<Masks> {
-        if let Some(m) = self.consts.read().expect("mask lock").get(&(lane, norm)) {
+    /// One shared part of the masks of a lane in a normaliser state.
+    fn part(&self, lane: usize, norm: NormState, part: Part) -> Arc<Masks> {
+        let key = (lane, norm, part);
+        if let Some(m) = self.consts.read().expect("mask lock").get(&key) {
             return Arc::clone(m);
         }
+        let l = &self.automaton.lanes[lane];
         let mut m = Masks::new(self.vocab.len());
-        self.walk(&self.automaton.lanes[lane], norm, &[], true, &mut m);
+        match part {
+            Part::Inside => self.walk(l, norm, &[], true, &mut m),
+            Part::WordStart => self.walk(l, norm, &[l.after_mark], false, &mut m),
+        }
         let m = Arc::new(m);
         self.consts
             .write()
             .expect("mask lock")
-            .insert((lane, norm), Arc::clone(&m));
+            .insert(key, Arc::clone(&m));
         m
     }
 
@@ -299,8 +338,13 @@ impl MaskTable {
             cur.clear();
             cur.extend_from_slice(&buf[top.off..top.off + top.len]);
             if lane.step(&mut cur, e.as_bytes(), inject, &mut scratch) {
-                for &t in &order[node.tok_start as usize..node.tok_end as usize] {
-                    out.forbidden.insert(t);
+                let tokens = &order[node.tok_start as usize..node.tok_end as usize];
+                if tokens.len() >= BIG_SUBTREE {
+                    out.forbidden.union_with(&self.subtree_set(i as u32, tokens));
+                } else {
+                    for &t in tokens {
+                        out.forbidden.insert(t);
+                    }
                 }
                 i = node.subtree_end as usize;
                 continue;
@@ -338,6 +382,23 @@ impl MaskTable {
         }
     }
 
+    /// The set of `tokens`, the tokens under trie node `node`.
+    fn subtree_set(&self, node: u32, tokens: &[TokenId]) -> Arc<TokenSet> {
+        if let Some(s) = self.subtree_sets.read().expect("mask lock").get(&node) {
+            return Arc::clone(s);
+        }
+        let mut set = TokenSet::new(self.vocab.len());
+        for &t in tokens {
+            set.insert(t);
+        }
+        let set = Arc::new(set);
+        self.subtree_sets
+            .write()
+            .expect("mask lock")
+            .insert(node, Arc::clone(&set));
+        set
+    }
+
     /// Cache counters.
     pub fn stats(&self) -> MaskStats {
         MaskStats {
@@ -356,8 +417,16 @@ impl MaskTable {
             .values()
             .map(|m| m.memory_usage())
             .sum();
+        let subtrees: usize = self
+            .subtree_sets
+            .read()
+            .expect("mask lock")
+            .values()
+            .map(|s| s.memory_usage())
+            .sum();
         self.trie.memory_usage()
             + consts
+            + subtrees
             + self.cached_bytes.load(Ordering::Relaxed)
             + self.automaton.memory_usage()
     }

@@ -9,12 +9,17 @@
 //!   replaying the tokens of a real text, with the cache filling as it would in generation;
 //!   `guard_mass_us_per_token_median` adds the removed-mass measurement (a softmax pass);
 //! - `memory_mb`: the mask table (trie, cached masks, automaton) after the replay.
+//!
+//! With `--forms` the word lists are lemmas banned with every form and disguise (`expand_ms`:
+//! lemmas → forms; `entries`: the forms compiled); `--ban-list` measures bundled lists the
+//! same way. `--model` measures on a GGUF model's vocabulary (Gemma 3: 262,144 tokens).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
+use taboo::forms::Morphology;
 use taboo::workload::{dictionary_words, Language, REPLAY_TEXT};
 use taboo::{
     Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, TiktokenEncoding,
@@ -29,7 +34,9 @@ use crate::CliResult;
 #[command(after_help = "Examples:\n  \
     taboo bench                                  # o200k, 1k and 10k words, en/ru/mixed\n  \
     taboo bench --vocab cl100k --words 100,1000\n  \
-    taboo bench --languages ru | jq .lists[0]\n\n\
+    taboo bench --languages ru | jq .lists[0]\n  \
+    taboo bench --forms --languages ru          # 1k and 10k Russian lemmas with all forms\n  \
+    taboo bench --ban-list ru-obscene --words 0 --model models/gemma-3-270m-q4_k_m.gguf\n\n\
     Prints one JSON line on stdout and a table on stderr. Word lists are spread evenly over\n\
     /usr/share/dict/words and /usr/share/hunspell/ru_RU.dic (apt-get install wamerican hunspell-ru).\n\
     The replayed text is testdata/replay.txt (English, then Russian).")]
@@ -37,9 +44,18 @@ pub struct Args {
     /// The tiktoken vocabulary to measure on: r50k, cl100k or o200k.
     #[arg(long, value_name = "NAME", default_value = "o200k", value_parser = parse_vocab)]
     vocab: TiktokenEncoding,
-    /// Ban-list sizes, comma-separated.
+    /// Ban-list sizes, comma-separated (0: no dictionary lists, e.g. with --ban-list).
     #[arg(long, value_name = "N,N,…", value_delimiter = ',', default_values_t = [1000, 10000])]
     words: Vec<usize>,
+    /// Ban every form and disguise of the dictionary words (they are taken as lemmas).
+    #[arg(long)]
+    forms: bool,
+    /// Also measure a bundled list (en-profanity, ru-obscene); repeat for more.
+    #[arg(long, value_name = "NAME")]
+    ban_list: Vec<String>,
+    /// Measure on this GGUF model's vocabulary and tokenizer instead of --vocab.
+    #[arg(long, value_name = "PATH")]
+    model: Option<std::path::PathBuf>,
     /// Languages of the word lists, comma-separated: en, ru, mixed.
     #[arg(long, value_name = "L,L,…", value_delimiter = ',', default_values_t = ["en".to_string(), "ru".to_string(), "mixed".to_string()])]
     languages: Vec<String>,
@@ -61,34 +77,76 @@ pub fn run(args: Args) -> CliResult {
         .iter()
         .map(|l| parse_language(l))
         .collect::<Result<Vec<_>, _>>()?;
-    if args.words.contains(&0) {
-        return Err("--words: list sizes must be at least 1".into());
+    let bundled = args
+        .ban_list
+        .iter()
+        .map(|name| {
+            taboo::lists::find(name).ok_or_else(|| {
+                format!(
+                    "--ban-list: no bundled list called {name:?}; the lists are: {}",
+                    taboo::lists::names().join(", ")
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let sizes: Vec<usize> = args.words.iter().copied().filter(|&n| n > 0).collect();
+    if sizes.is_empty() && bundled.is_empty() {
+        return Err("nothing to measure: give --words sizes of at least 1, or --ban-list".into());
     }
-    let vocab = Arc::new(Vocabulary::tiktoken(args.vocab)?);
-    let tokens = replay_tokens(args.vocab)?;
+    let (vocab, tokens, vocab_name) = match &args.model {
+        Some(path) => {
+            let engine = taboo_llm::LlamaEngine::load(path, &taboo_llm::EngineOptions::default())?;
+            let vocab = taboo_llm::vocabulary_from_engine(&engine);
+            let tokens = taboo_llm::Engine::tokenize(&engine, REPLAY_TEXT, false);
+            (vocab, tokens, path.display().to_string())
+        }
+        None => (
+            Vocabulary::tiktoken(args.vocab)?,
+            replay_tokens(args.vocab)?,
+            args.vocab.name().to_string(),
+        ),
+    };
+    let vocab = Arc::new(vocab);
+    let morphology = Morphology::new();
     eprintln!(
-        "{:<7} {:>6} {:>10} {:>14} {:>16} {:>10}",
-        "list", "words", "compile ms", "new state µs", "guard µs/token", "memory MB"
+        "{:<12} {:>6} {:>8} {:>10} {:>10} {:>14} {:>16} {:>10}",
+        "list", "words", "entries", "expand ms", "compile ms", "new state µs", "guard µs/token", "memory MB"
     );
-    let mut lists = Vec::new();
+    let mut jobs: Vec<(String, usize, BanList)> = Vec::new();
     for &language in &languages {
-        for &n in &args.words {
-            let r = measure_list(&vocab, &tokens, language, n)?;
-            let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
-            eprintln!(
-                "{:<7} {:>6} {:>10.2} {:>14.1} {:>16.2} {:>10.1}",
-                language.name(),
-                n,
-                f("compile_ms"),
-                f("new_state_us_median"),
-                f("guard_us_per_token_median"),
-                f("memory_mb")
-            );
-            lists.push(r);
+        for &n in &sizes {
+            let words = dictionary_words(language, n)?;
+            let options = EntryOptions {
+                forms: args.forms,
+                disguise: args.forms && std::env::var_os("NODIS").is_none(),
+                ..EntryOptions::default()
+            };
+            jobs.push((language.name().to_string(), n, BanList::from_words(&words, options)?));
         }
     }
+    for list in &bundled {
+        let parsed = list.parse()?;
+        jobs.push((list.name.to_string(), parsed.len(), parsed));
+    }
+    let mut lists = Vec::new();
+    for (name, n, list) in jobs {
+        let r = measure_list(&vocab, &tokens, &name, n, &list, &morphology)?;
+        let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+        eprintln!(
+            "{:<12} {:>6} {:>8} {:>10.1} {:>10.2} {:>14.1} {:>16.2} {:>10.1}",
+            name,
+            n,
+            f("entries"),
+            f("expand_ms"),
+            f("compile_ms"),
+            f("new_state_us_median"),
+            f("guard_us_per_token_median"),
+            f("memory_mb")
+        );
+        lists.push(r);
+    }
     let report = json!({
-        "vocab": args.vocab.name(),
+        "vocab": vocab_name,
         "vocab_tokens": vocab.len(),
         "replay_tokens": tokens.len(),
         "peak_rss_mb": peak_rss_mb(),
@@ -127,11 +185,14 @@ fn mean(v: &[f64]) -> f64 {
 fn measure_list(
     vocab: &Arc<Vocabulary>,
     tokens: &[TokenId],
-    language: Language,
+    name: &str,
     size: usize,
+    list: &BanList,
+    morphology: &Morphology,
 ) -> CliResult<Value> {
-    let words = dictionary_words(language, size)?;
-    let list = BanList::from_words(&words, EntryOptions::default())?;
+    let t = Instant::now();
+    let (list, _) = list.expand_forms(morphology)?;
+    let expand_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
     let automaton = Arc::new(Automaton::compile(&list)?);
     let compile_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -187,8 +248,10 @@ fn measure_list(
     }
     let mean_us = mean(&per_token);
     Ok(json!({
-        "language": language.name(),
+        "list": name,
         "words": size,
+        "entries": list.len(),
+        "expand_ms": round(expand_ms),
         "compile_ms": round(compile_ms),
         "automaton_states": automaton.state_count(),
         "trie_ms": round(trie_ms),

@@ -73,7 +73,7 @@ pub(crate) struct Lane {
     pub(crate) engine: Engine,
     /// The state of a thread that has read only a boundary mark: such a thread has not
     /// begun a word yet, so it does not count as an open partial match.
-    after_mark: u32,
+    pub(crate) after_mark: u32,
 }
 
 impl Lane {
