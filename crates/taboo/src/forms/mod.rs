@@ -10,6 +10,11 @@
 //! - English words (Latin letters) are inflected by rule, with the irregular forms of WordNet
 //!   carried inside the binary.
 
+mod dawg;
+pub mod russian;
+
+pub use russian::{Lexeme, RussianDictionary};
+
 use std::fmt;
 use std::path::PathBuf;
 
