@@ -23,7 +23,8 @@
 //! Every index is checked before use: a damaged file yields missing keys, never a panic.
 //!
 //! Record DAWGs (the word list): each key is `word`, the separator byte 0x01, then the base64
-//! of a fixed-size big-endian record. [`Dawg::records`] decodes them.
+//! of a fixed-size big-endian record followed by a newline (the way Python's `binascii` writes
+//! base64). [`Dawg::records`] decodes them.
 
 const IS_LEAF_BIT: u32 = 1 << 31;
 const HAS_LEAF_BIT: u32 = 1 << 8;
@@ -234,7 +235,7 @@ impl Dawg {
     /// skipped; at most [`MAX_RECORDS_PER_KEY`] are visited.
     pub(crate) fn records<const N: usize>(&self, index_of_key: u32, mut visit: impl FnMut([u8; N])) {
         let Some(payloads) = self.follow_byte(index_of_key, PAYLOAD_SEPARATOR) else { return };
-        let encoded_len = N.div_ceil(3) * 4;
+        let encoded_len = N.div_ceil(3) * 4 + 1; // with the newline
         let mut seen = 0;
         self.for_each_completion(payloads, encoded_len, |b64| {
             if let Some(record) = decode_base64::<N>(b64) {
@@ -257,7 +258,8 @@ fn read_count<'a>(bytes: &'a [u8], what: &str) -> Result<(usize, &'a [u8]), Stri
     }
 }
 
-/// Decodes standard base64 (with `=` padding) into exactly `N` bytes.
+/// Decodes standard base64 (with `=` padding, optionally followed by one newline) into exactly
+/// `N` bytes.
 fn decode_base64<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
     fn sextet(c: u8) -> Option<u32> {
         Some(match c {
@@ -269,6 +271,7 @@ fn decode_base64<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
             _ => return None,
         } as u32)
     }
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
     let body = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
     if text.len() % 4 != 0 || body.len() * 6 / 8 != N {
         return None;
@@ -417,7 +420,7 @@ mod tests {
         // "кот" with two records (paradigm 3, form 1) and (paradigm 258, form 0), "кит" with one.
         let rec = |p: u16, f: u16| {
             let raw = [p.to_be_bytes(), f.to_be_bytes()].concat();
-            base64(&raw)
+            base64(&raw) + "\n"
         };
         let key = |w: &str, r: String| [w.as_bytes(), &[PAYLOAD_SEPARATOR], r.as_bytes()].concat();
         let k1 = key("кот", rec(3, 1));
@@ -462,8 +465,9 @@ mod tests {
             let text = base64(&raw);
             assert_eq!(text.len(), 8);
             assert_eq!(decode_base64::<4>(text.as_bytes()), Some(raw), "{text}");
+            assert_eq!(decode_base64::<4>((text.clone() + "\n").as_bytes()), Some(raw), "{text}");
         }
-        for bad in [&b""[..], b"AAAA", b"AAAAAA=", b"AAAAA*==", b"AAAAAAAAAAAA", b"AAAAAB=="] {
+        for bad in [&b""[..], b"AAAA", b"AAAAAA=", b"AAAAA*==", b"AAAAAAAAAAAA", b"AAAAAB==", b"AAAAAA==\n\n"] {
             assert_eq!(decode_base64::<4>(bad), None, "{bad:?}");
         }
     }
