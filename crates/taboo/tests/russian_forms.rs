@@ -30,8 +30,10 @@ fn installed_dir() -> PathBuf {
 type Described = (String, String, Vec<String>);
 
 fn describe(lexemes: &[Lexeme]) -> Vec<Described> {
-    let mut out: Vec<Described> =
-        lexemes.iter().map(|l| (l.lemma.clone(), l.pos.clone(), l.forms.clone())).collect();
+    let mut out: Vec<Described> = lexemes
+        .iter()
+        .map(|l| (l.lemma.clone(), l.pos.clone(), l.forms.clone()))
+        .collect();
     out.sort();
     out
 }
@@ -70,7 +72,9 @@ fn lexemes_match_pymorphy3() {
     for (word, expected) in &oracle {
         let got = describe(&dict.lexemes(word));
         if &got != expected {
-            mismatches.push(format!("{word}:\n  taboo:     {got:?}\n  pymorphy3: {expected:?}"));
+            mismatches.push(format!(
+                "{word}:\n  taboo:     {got:?}\n  pymorphy3: {expected:?}"
+            ));
         }
     }
     assert!(
@@ -83,7 +87,11 @@ fn lexemes_match_pymorphy3() {
 }
 
 fn forms_of(word: &str) -> BTreeSet<String> {
-    dictionary().lexemes(word).into_iter().flat_map(|l| l.forms).collect()
+    dictionary()
+        .lexemes(word)
+        .into_iter()
+        .flat_map(|l| l.forms)
+        .collect()
 }
 
 #[test]
@@ -97,7 +105,15 @@ fn cat_has_its_forms_and_no_nightmare() {
     }
     let forms = forms_of("кошка");
     for form in [
-        "кошка", "кошки", "кошке", "кошку", "кошкой", "кошкою", "кошек", "кошкам", "кошками",
+        "кошка",
+        "кошки",
+        "кошке",
+        "кошку",
+        "кошкой",
+        "кошкою",
+        "кошек",
+        "кошкам",
+        "кошками",
         "кошках",
     ] {
         assert!(forms.contains(form), "{form} missing from {forms:?}");
@@ -114,13 +130,21 @@ fn suppletive_and_homonyms() {
     assert!(forms_of("люди").contains("человек"));
 
     let stali = dictionary().lexemes("стали");
-    let lemmas: BTreeSet<(&str, &str)> =
-        stali.iter().map(|l| (l.lemma.as_str(), l.pos.as_str())).collect();
-    assert_eq!(lemmas, BTreeSet::from([("стать", "INFN"), ("сталь", "NOUN")]));
+    let lemmas: BTreeSet<(&str, &str)> = stali
+        .iter()
+        .map(|l| (l.lemma.as_str(), l.pos.as_str()))
+        .collect();
+    assert_eq!(
+        lemmas,
+        BTreeSet::from([("стать", "INFN"), ("сталь", "NOUN")])
+    );
     assert_eq!(stali.len(), 2);
 
     let good = forms_of("хороший");
-    assert!(good.contains("хорошая") && good.contains("лучше"), "{good:?}");
+    assert!(
+        good.contains("хорошая") && good.contains("лучше"),
+        "{good:?}"
+    );
 }
 
 #[test]
@@ -131,8 +155,15 @@ fn e_finds_yo() {
     assert!(yo.iter().all(|l| l.lemma == "ёж"));
     assert!(forms_of("ежа").contains("ежами"));
     // Both readings of все: the pronoun весь and the particle всё.
-    let lemmas: BTreeSet<String> = dictionary().lexemes("все").into_iter().map(|l| l.lemma).collect();
-    assert!(lemmas.contains("весь") && lemmas.contains("всё"), "{lemmas:?}");
+    let lemmas: BTreeSet<String> = dictionary()
+        .lexemes("все")
+        .into_iter()
+        .map(|l| l.lemma)
+        .collect();
+    assert!(
+        lemmas.contains("весь") && lemmas.contains("всё"),
+        "{lemmas:?}"
+    );
     // ё is not read as е.
     assert!(dictionary().lexemes("сёло").is_empty());
 }
@@ -169,7 +200,12 @@ impl Drop for Scratch {
 fn damaged_files_are_corrupt_not_panics() {
     let scratch = Scratch::new("damaged");
     assert!(RussianDictionary::open(&scratch.0).is_ok());
-    for file in ["words.dawg", "paradigms.array", "suffixes.json", "meta.json"] {
+    for file in [
+        "words.dawg",
+        "paradigms.array",
+        "suffixes.json",
+        "meta.json",
+    ] {
         let original = std::fs::read(installed_dir().join(file)).unwrap();
         let n = original.len();
         for cut in [0, 1, 3, 4, 5, 7, n / 3, n / 2 + 1, n - 2, n - 1] {
@@ -187,11 +223,51 @@ fn damaged_files_are_corrupt_not_panics() {
             let mut longer = original.clone();
             longer.extend_from_slice(&[0, 0]);
             std::fs::write(scratch.0.join(file), &longer).unwrap();
-            assert!(matches!(RussianDictionary::open(&scratch.0), Err(FormsError::Corrupt { .. })));
+            assert!(matches!(
+                RussianDictionary::open(&scratch.0),
+                Err(FormsError::Corrupt { .. })
+            ));
         }
         std::fs::write(scratch.0.join(file), &original).unwrap();
     }
     assert!(RussianDictionary::open(&scratch.0).is_ok());
+}
+
+#[test]
+fn scrambled_dictionary_never_panics() {
+    // Sizes intact, contents damaged: loading may succeed, and lookups must then return
+    // whatever they find without panicking or running away.
+    let scratch = Scratch::new("scrambled");
+    let words = std::fs::read(installed_dir().join("words.dawg")).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..20 {
+        let mut bytes = words.clone();
+        // Damage the top of the double array (where lookups start) and a few spots anywhere.
+        for _ in 0..40 {
+            let at = 4
+                + (next()
+                    % if round % 2 == 0 {
+                        4096
+                    } else {
+                        bytes.len() as u64 - 4
+                    }) as usize;
+            bytes[at] = next() as u8;
+        }
+        std::fs::write(scratch.0.join("words.dawg"), &bytes).unwrap();
+        let Ok(dict) = RussianDictionary::open(&scratch.0) else {
+            continue;
+        };
+        for word in ["кошка", "стали", "еж", "человек", "бежать", "ежевика", "а"]
+        {
+            let _ = dict.lexemes(word);
+        }
+    }
 }
 
 #[test]
@@ -200,7 +276,10 @@ fn missing_files_say_missing() {
     std::fs::remove_file(scratch.0.join("suffixes.json")).unwrap();
     let err = RussianDictionary::open(&scratch.0).unwrap_err();
     match &err {
-        FormsError::DictionaryMissing { language: "Russian", searched: Some(dir) } => {
+        FormsError::DictionaryMissing {
+            language: "Russian",
+            searched: Some(dir),
+        } => {
             assert_eq!(dir, &scratch.0)
         }
         other => panic!("{other:?}"),
@@ -209,7 +288,10 @@ fn missing_files_say_missing() {
     let nowhere = scratch.0.join("nowhere");
     assert!(matches!(
         RussianDictionary::open(&nowhere),
-        Err(FormsError::DictionaryMissing { searched: Some(_), .. })
+        Err(FormsError::DictionaryMissing {
+            searched: Some(_),
+            ..
+        })
     ));
 }
 
@@ -223,7 +305,12 @@ fn speed_report() {
     let load = start.elapsed();
 
     let words: Vec<String> = oracle().into_iter().map(|(w, _)| w).collect();
-    let queries: Vec<&str> = words.iter().cycle().take(1000).map(String::as_str).collect();
+    let queries: Vec<&str> = words
+        .iter()
+        .cycle()
+        .take(1000)
+        .map(String::as_str)
+        .collect();
     let start = Instant::now();
     let mut lexemes = 0;
     let mut forms = 0;

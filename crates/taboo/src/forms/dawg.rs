@@ -54,14 +54,17 @@ impl Dawg {
         if unit_count == 0 {
             return Err("the DAWG has no units (not even a root)".to_owned());
         }
-        let unit_bytes = unit_count.checked_mul(4).filter(|&n| n <= rest.len()).ok_or_else(|| {
-            format!(
+        let unit_bytes = unit_count
+            .checked_mul(4)
+            .filter(|&n| n <= rest.len())
+            .ok_or_else(|| {
+                format!(
                 "truncated: the header announces {unit_count} units ({} bytes) but only {} bytes \
                  follow",
                 unit_count as u64 * 4,
                 rest.len()
             )
-        })?;
+            })?;
         let units: Vec<u32> = rest[..unit_bytes]
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -82,10 +85,16 @@ impl Dawg {
                     rest.len()
                 )
             } else {
-                format!("{} unexpected bytes after the guide", rest.len() - guide_bytes)
+                format!(
+                    "{} unexpected bytes after the guide",
+                    rest.len() - guide_bytes
+                )
             });
         }
-        Ok(Dawg { units, guide: rest.to_vec() })
+        Ok(Dawg {
+            units,
+            guide: rest.to_vec(),
+        })
     }
 
     /// Number of units (for tests and size reports).
@@ -120,13 +129,15 @@ impl Dawg {
 
     /// Whether a key ends at `index`.
     pub(crate) fn has_value(&self, index: u32) -> bool {
-        self.unit(index).is_some_and(|base| base & (IS_LEAF_BIT | HAS_LEAF_BIT) == HAS_LEAF_BIT)
+        self.unit(index)
+            .is_some_and(|base| base & (IS_LEAF_BIT | HAS_LEAF_BIT) == HAS_LEAF_BIT)
     }
 
     /// Whether `key` is a key of this DAWG.
     #[cfg(test)]
     pub(crate) fn contains(&self, key: &[u8]) -> bool {
-        self.follow_bytes(Self::ROOT, key).is_some_and(|i| self.has_value(i))
+        self.follow_bytes(Self::ROOT, key)
+            .is_some_and(|i| self.has_value(i))
     }
 
     /// The value stored for the key ending at `index` (plain DAWGs; record DAWGs keep theirs in
@@ -181,7 +192,9 @@ impl Dawg {
                 }
             } else {
                 loop {
-                    let (Some(current), Some(label)) = (stack.pop(), key.pop()) else { return };
+                    let (Some(current), Some(label)) = (stack.pop(), key.pop()) else {
+                        return;
+                    };
                     let sibling = self.guide_sibling(current);
                     if sibling == 0 {
                         continue;
@@ -205,7 +218,9 @@ impl Dawg {
     /// does not lead to one (damaged).
     fn descend_to_key(&self, stack: &mut Vec<u32>, key: &mut Vec<u8>, max_depth: usize) -> bool {
         loop {
-            let Some(&top) = stack.last() else { return false };
+            let Some(&top) = stack.last() else {
+                return false;
+            };
             if self.has_value(top) {
                 return true;
             }
@@ -219,7 +234,9 @@ impl Dawg {
     /// Steps from the top of `stack` by `label`. False when there is no such transition, the
     /// stack is empty, or the key would grow past `max_depth`.
     fn push(&self, stack: &mut Vec<u32>, key: &mut Vec<u8>, label: u8, max_depth: usize) -> bool {
-        let Some(&top) = stack.last() else { return false };
+        let Some(&top) = stack.last() else {
+            return false;
+        };
         match self.follow_byte(top, label) {
             Some(next) if key.len() < max_depth => {
                 stack.push(next);
@@ -233,8 +250,14 @@ impl Dawg {
     /// The records stored for the key ending at `index_of_key` in a record DAWG whose records
     /// are `N` bytes, each decoded from base64. Payloads that do not decode to `N` bytes are
     /// skipped; at most [`MAX_RECORDS_PER_KEY`] are visited.
-    pub(crate) fn records<const N: usize>(&self, index_of_key: u32, mut visit: impl FnMut([u8; N])) {
-        let Some(payloads) = self.follow_byte(index_of_key, PAYLOAD_SEPARATOR) else { return };
+    pub(crate) fn records<const N: usize>(
+        &self,
+        index_of_key: u32,
+        mut visit: impl FnMut([u8; N]),
+    ) {
+        let Some(payloads) = self.follow_byte(index_of_key, PAYLOAD_SEPARATOR) else {
+            return;
+        };
         let encoded_len = N.div_ceil(3) * 4 + 1; // with the newline
         let mut seen = 0;
         self.for_each_completion(payloads, encoded_len, |b64| {
@@ -272,7 +295,10 @@ fn decode_base64<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
         } as u32)
     }
     let text = text.strip_suffix(b"\n").unwrap_or(text);
-    let body = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
+    let body = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
     if text.len() % 4 != 0 || body.len() * 6 / 8 != N {
         return None;
     }
@@ -396,8 +422,15 @@ mod tests {
 
     #[test]
     fn hand_built_dawg_answers_lookups_and_completions() {
-        let keys: &[(&[u8], u32)] =
-            &[(b"a", 1), (b"ab", 2), (b"abc", 3), (b"abd", 4), (b"b", 5), (b"ba", 6), (b"zz", 7)];
+        let keys: &[(&[u8], u32)] = &[
+            (b"a", 1),
+            (b"ab", 2),
+            (b"abc", 3),
+            (b"abd", 4),
+            (b"b", 5),
+            (b"ba", 6),
+            (b"zz", 7),
+        ];
         let dawg = Dawg::from_bytes(&build(keys)).unwrap();
         for &(key, value) in keys {
             assert!(dawg.contains(key), "{key:?}");
@@ -431,7 +464,10 @@ mod tests {
             let mut out = Vec::new();
             if let Some(i) = dawg.follow_bytes(Dawg::ROOT, w.as_bytes()) {
                 dawg.records::<4>(i, |r| {
-                    out.push((u16::from_be_bytes([r[0], r[1]]), u16::from_be_bytes([r[2], r[3]])))
+                    out.push((
+                        u16::from_be_bytes([r[0], r[1]]),
+                        u16::from_be_bytes([r[2], r[3]]),
+                    ))
                 });
             }
             out.sort();
@@ -447,7 +483,10 @@ mod tests {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
             for i in 0..4 {
                 if i <= chunk.len() {
                     out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -461,13 +500,30 @@ mod tests {
 
     #[test]
     fn base64_round_trips_and_rejects_garbage() {
-        for raw in [[0u8, 0, 0, 0], [0xff, 0xff, 0xff, 0xff], [0, 134, 0, 5], [12, 34, 56, 78]] {
+        for raw in [
+            [0u8, 0, 0, 0],
+            [0xff, 0xff, 0xff, 0xff],
+            [0, 134, 0, 5],
+            [12, 34, 56, 78],
+        ] {
             let text = base64(&raw);
             assert_eq!(text.len(), 8);
             assert_eq!(decode_base64::<4>(text.as_bytes()), Some(raw), "{text}");
-            assert_eq!(decode_base64::<4>((text.clone() + "\n").as_bytes()), Some(raw), "{text}");
+            assert_eq!(
+                decode_base64::<4>((text.clone() + "\n").as_bytes()),
+                Some(raw),
+                "{text}"
+            );
         }
-        for bad in [&b""[..], b"AAAA", b"AAAAAA=", b"AAAAA*==", b"AAAAAAAAAAAA", b"AAAAAB==", b"AAAAAA==\n\n"] {
+        for bad in [
+            &b""[..],
+            b"AAAA",
+            b"AAAAAA=",
+            b"AAAAA*==",
+            b"AAAAAAAAAAAA",
+            b"AAAAAB==",
+            b"AAAAAA==\n\n",
+        ] {
             assert_eq!(decode_base64::<4>(bad), None, "{bad:?}");
         }
     }
@@ -482,7 +538,9 @@ mod tests {
         }
         let mut longer = good.clone();
         longer.push(0);
-        assert!(Dawg::from_bytes(&longer).unwrap_err().contains("unexpected bytes"));
+        assert!(Dawg::from_bytes(&longer)
+            .unwrap_err()
+            .contains("unexpected bytes"));
         assert!(Dawg::from_bytes(&[0, 0, 0, 0, 0, 0, 0, 0]).is_err());
         let mut huge = good.clone();
         huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
@@ -505,7 +563,9 @@ mod tests {
                 let at = 4 + (state as usize % (n * 4 + 4 + n * 2));
                 bytes[at] = (state >> 32) as u8;
             }
-            let Ok(dawg) = Dawg::from_bytes(&bytes) else { continue };
+            let Ok(dawg) = Dawg::from_bytes(&bytes) else {
+                continue;
+            };
             for key in [&b""[..], b"a", b"ab", b"abc", b"b", b"bc"] {
                 let _ = dawg.contains(key);
                 if let Some(i) = dawg.follow_bytes(Dawg::ROOT, key) {

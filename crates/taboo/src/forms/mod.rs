@@ -66,7 +66,10 @@ impl fmt::Display for FormsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FormsError::DictionaryMissing { language, searched } => {
-                write!(f, "the {language} dictionary for word forms is not installed")?;
+                write!(
+                    f,
+                    "the {language} dictionary for word forms is not installed"
+                )?;
                 if let Some(dir) = searched {
                     write!(f, " (looked in {})", dir.display())?;
                 }

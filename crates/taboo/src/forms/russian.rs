@@ -69,7 +69,10 @@ impl RussianDictionary {
     pub fn locate() -> Result<RussianDictionary, FormsError> {
         match data_dir() {
             Some(dir) => RussianDictionary::open(&dir.join("ru")),
-            None => Err(FormsError::DictionaryMissing { language: LANGUAGE, searched: None }),
+            None => Err(FormsError::DictionaryMissing {
+                language: LANGUAGE,
+                searched: None,
+            }),
         }
     }
 
@@ -91,7 +94,10 @@ impl RussianDictionary {
                 Err(error) => Err(FormsError::Io { file, error }),
             }
         };
-        let corrupt = |file: &Path, what: String| FormsError::Corrupt { file: file.to_path_buf(), what };
+        let corrupt = |file: &Path, what: String| FormsError::Corrupt {
+            file: file.to_path_buf(),
+            what,
+        };
 
         // Check every file is there before the slow part, so a partial install says "missing".
         for name in FILES {
@@ -126,7 +132,14 @@ impl RussianDictionary {
         let (file, bytes) = read("words.dawg")?;
         let words = Dawg::from_bytes(&bytes).map_err(|what| corrupt(&file, what))?;
 
-        Ok(RussianDictionary { words, paradigm_data, paradigm_starts, suffixes, prefixes, tag_pos })
+        Ok(RussianDictionary {
+            words,
+            paradigm_data,
+            paradigm_starts,
+            suffixes,
+            prefixes,
+            tag_pos,
+        })
     }
 
     /// Every lexeme `word` is a form of, each with all its forms; empty when the dictionary
@@ -152,11 +165,18 @@ impl RussianDictionary {
         for (spelling, index) in &spellings {
             let mut records = Vec::new();
             self.words.records::<4>(*index, |r| {
-                records.push((u16::from_be_bytes([r[0], r[1]]), u16::from_be_bytes([r[2], r[3]])))
+                records.push((
+                    u16::from_be_bytes([r[0], r[1]]),
+                    u16::from_be_bytes([r[2], r[3]]),
+                ))
             });
             for (paradigm_id, form) in records {
-                let Some(paradigm) = self.paradigm(paradigm_id) else { continue };
-                let Some(stem) = self.stem(paradigm, form, spelling) else { continue };
+                let Some(paradigm) = self.paradigm(paradigm_id) else {
+                    continue;
+                };
+                let Some(stem) = self.stem(paradigm, form, spelling) else {
+                    continue;
+                };
                 if seen.insert((paradigm_id, stem)) {
                     lexemes.push(self.lexeme(paradigm, stem));
                 }
@@ -178,7 +198,11 @@ impl RussianDictionary {
         let mut chars = rest.char_indices();
         loop {
             let Some((at, c)) = chars.next() else {
-                if self.words.follow_byte(index, super::dawg::PAYLOAD_SEPARATOR).is_some() {
+                if self
+                    .words
+                    .follow_byte(index, super::dawg::PAYLOAD_SEPARATOR)
+                    .is_some()
+                {
                     out.push((done.clone(), index));
                 }
                 break;
@@ -191,7 +215,10 @@ impl RussianDictionary {
                 }
             }
             let mut buf = [0u8; 4];
-            match self.words.follow_bytes(index, c.encode_utf8(&mut buf).as_bytes()) {
+            match self
+                .words
+                .follow_bytes(index, c.encode_utf8(&mut buf).as_bytes())
+            {
                 Some(next) => index = next,
                 None => break,
             }
@@ -230,7 +257,9 @@ impl RussianDictionary {
         let mut forms: Vec<String> = Vec::with_capacity(n);
         let mut seen: HashSet<String> = HashSet::with_capacity(n);
         for form in 0..n {
-            let Some((prefix, suffix)) = self.form_parts(paradigm, form) else { continue };
+            let Some((prefix, suffix)) = self.form_parts(paradigm, form) else {
+                continue;
+            };
             let word = [prefix, stem, suffix].concat();
             if seen.insert(word.clone()) {
                 forms.push(word);
@@ -241,7 +270,11 @@ impl RussianDictionary {
             .and_then(|&tag| self.tag_pos.get(usize::from(tag)))
             .cloned()
             .unwrap_or_default();
-        Lexeme { lemma: forms.first().cloned().unwrap_or_default(), pos, forms }
+        Lexeme {
+            lemma: forms.first().cloned().unwrap_or_default(),
+            pos,
+            forms,
+        }
     }
 }
 
@@ -274,10 +307,15 @@ fn parse_paradigms(
     prefix_count: usize,
 ) -> Result<(Vec<u16>, Vec<u32>), String> {
     if bytes.len() % 2 != 0 {
-        return Err(format!("odd size ({} bytes) for an array of u16", bytes.len()));
+        return Err(format!(
+            "odd size ({} bytes) for an array of u16",
+            bytes.len()
+        ));
     }
-    let numbers: Vec<u16> =
-        bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let numbers: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
     let Some((&count, mut rest)) = numbers.split_first() else {
         return Err("empty file".to_owned());
     };
@@ -289,17 +327,26 @@ fn parse_paradigms(
         };
         let len = usize::from(len);
         if len == 0 || len % 3 != 0 {
-            return Err(format!("paradigm {id} has {len} numbers, not a positive multiple of 3"));
+            return Err(format!(
+                "paradigm {id} has {len} numbers, not a positive multiple of 3"
+            ));
         }
         let Some(paradigm) = tail.get(..len) else {
             return Err(format!("truncated: inside paradigm {id} of {count}"));
         };
         let n = len / 3;
-        for (part, limit, what) in
-            [(0, suffix_count, "suffix"), (1, tag_count, "tag"), (2, prefix_count, "prefix")]
-        {
-            if let Some(&bad) = paradigm[part * n..(part + 1) * n].iter().find(|&&x| usize::from(x) >= limit) {
-                return Err(format!("paradigm {id} uses {what} {bad}, but there are only {limit}"));
+        for (part, limit, what) in [
+            (0, suffix_count, "suffix"),
+            (1, tag_count, "tag"),
+            (2, prefix_count, "prefix"),
+        ] {
+            if let Some(&bad) = paradigm[part * n..(part + 1) * n]
+                .iter()
+                .find(|&&x| usize::from(x) >= limit)
+            {
+                return Err(format!(
+                    "paradigm {id} uses {what} {bad}, but there are only {limit}"
+                ));
             }
         }
         starts.push(data.len() as u32);
@@ -307,7 +354,10 @@ fn parse_paradigms(
         rest = &tail[len..];
     }
     if !rest.is_empty() {
-        return Err(format!("{} unexpected numbers after the last paradigm", rest.len()));
+        return Err(format!(
+            "{} unexpected numbers after the last paradigm",
+            rest.len()
+        ));
     }
     starts.push(data.len() as u32);
     Ok((data, starts))
@@ -322,12 +372,16 @@ mod tests {
         let meta = r#"[["language_code","ru"],["format_version","2.4"],
             ["compile_options",{"paradigm_prefixes":["","по","наи"]}]]"#;
         assert_eq!(parse_meta(meta.as_bytes()).unwrap(), ["", "по", "наи"]);
-        assert!(parse_meta(br#"[["language_code","uk"],["format_version","2.4"]]"#)
-            .unwrap_err()
-            .contains("language_code"));
-        assert!(parse_meta(br#"[["language_code","ru"],["format_version","2.4"]]"#)
-            .unwrap_err()
-            .contains("paradigm_prefixes"));
+        assert!(
+            parse_meta(br#"[["language_code","uk"],["format_version","2.4"]]"#)
+                .unwrap_err()
+                .contains("language_code")
+        );
+        assert!(
+            parse_meta(br#"[["language_code","ru"],["format_version","2.4"]]"#)
+                .unwrap_err()
+                .contains("paradigm_prefixes")
+        );
         assert!(parse_meta(b"{").is_err());
     }
 
@@ -346,16 +400,29 @@ mod tests {
         let (data, starts) = parse_paradigms(&good, 3, 7, 2).unwrap();
         assert_eq!(data, [0, 1, 5, 6, 0, 1, 2, 3, 0]);
         assert_eq!(starts, [0, 6, 9]);
-        assert!(parse_paradigms(&good, 2, 7, 2).unwrap_err().contains("suffix 2"));
-        assert!(parse_paradigms(&good, 3, 6, 2).unwrap_err().contains("tag 6"));
-        assert!(parse_paradigms(&good, 3, 7, 1).unwrap_err().contains("prefix 1"));
+        assert!(parse_paradigms(&good, 2, 7, 2)
+            .unwrap_err()
+            .contains("suffix 2"));
+        assert!(parse_paradigms(&good, 3, 6, 2)
+            .unwrap_err()
+            .contains("tag 6"));
+        assert!(parse_paradigms(&good, 3, 7, 1)
+            .unwrap_err()
+            .contains("prefix 1"));
         for len in 0..good.len() {
-            assert!(parse_paradigms(&good[..len], 3, 7, 2).is_err(), "cut at {len}");
+            assert!(
+                parse_paradigms(&good[..len], 3, 7, 2).is_err(),
+                "cut at {len}"
+            );
         }
         let mut longer = good.clone();
         longer.extend_from_slice(&[0, 0]);
-        assert!(parse_paradigms(&longer, 3, 7, 2).unwrap_err().contains("unexpected"));
+        assert!(parse_paradigms(&longer, 3, 7, 2)
+            .unwrap_err()
+            .contains("unexpected"));
         let not_triple = paradigm_file(&[&[0, 1]]);
-        assert!(parse_paradigms(&not_triple, 3, 7, 2).unwrap_err().contains("multiple of 3"));
+        assert!(parse_paradigms(&not_triple, 3, 7, 2)
+            .unwrap_err()
+            .contains("multiple of 3"));
     }
 }
