@@ -43,7 +43,7 @@ want_gemma=0
 for arg in "$@"; do
     case "$arg" in
         --gemma) want_gemma=1 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "fetch-models.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
