@@ -110,7 +110,14 @@ pub fn run(args: Args) -> CliResult {
     let morphology = Morphology::new();
     eprintln!(
         "{:<12} {:>6} {:>8} {:>10} {:>10} {:>14} {:>16} {:>10}",
-        "list", "words", "entries", "expand ms", "compile ms", "new state µs", "guard µs/token", "memory MB"
+        "list",
+        "words",
+        "entries",
+        "expand ms",
+        "compile ms",
+        "new state µs",
+        "guard µs/token",
+        "memory MB"
     );
     let mut jobs: Vec<(String, usize, BanList)> = Vec::new();
     for &language in &languages {
@@ -121,7 +128,11 @@ pub fn run(args: Args) -> CliResult {
                 disguise: args.forms && std::env::var_os("NODIS").is_none(),
                 ..EntryOptions::default()
             };
-            jobs.push((language.name().to_string(), n, BanList::from_words(&words, options)?));
+            jobs.push((
+                language.name().to_string(),
+                n,
+                BanList::from_words(&words, options)?,
+            ));
         }
     }
     for list in &bundled {

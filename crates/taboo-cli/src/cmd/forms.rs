@@ -167,8 +167,8 @@ fn lists(morphology: &Morphology, as_json: bool) -> CliResult {
         println!(
             "{:<14} {:>8} {:>10}  {}",
             r["name"].as_str().unwrap_or(""),
-            r["entries"],
-            r["expanded_entries"],
+            r["entries"].as_u64().unwrap_or(0),
+            r["expanded_entries"].as_u64().unwrap_or(0),
             r["description"].as_str().unwrap_or("")
         );
     }

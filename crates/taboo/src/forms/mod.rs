@@ -10,6 +10,7 @@
 //! - English words (Latin letters) are inflected by rule, with the irregular forms of WordNet
 //!   carried inside the binary.
 
+mod dawg;
 pub mod english;
 pub mod russian;
 
@@ -25,7 +26,7 @@ pub use russian::RussianDictionary;
 pub const MAX_FORMS_PER_ENTRY: usize = 10_000;
 
 /// One lexeme: a lemma and all its forms (the lemma first).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Lexeme {
     /// The dictionary form (кошка, бежать, run).
     pub lemma: String,
@@ -110,16 +111,21 @@ impl Morphology {
         Ok(self.russian.get_or_init(|| d))
     }
 
-    /// The lexemes of one word (any letter case). Russian words the dictionary does not know
+    /// The lexemes of one word (any letter case), each once. Russian words the dictionary does not know
     /// have none; English words always have at least one (unknown ones are taken as nouns);
     /// other words have none.
     pub fn lexemes(&self, word: &str) -> Result<Vec<Lexeme>, FormsError> {
         let lower = word.to_lowercase();
-        Ok(match Language::of(&lower) {
+        let mut lexemes = match Language::of(&lower) {
             Language::Russian => self.russian()?.lexemes(&lower),
             Language::English if english::applies_to(&lower) => english::lexemes(&lower),
             _ => Vec::new(),
-        })
+        };
+        // Paradigms that differ only in grammar the forms do not show (кошка animate and
+        // inanimate) are one lexeme here.
+        let mut seen = std::collections::HashSet::new();
+        lexemes.retain(|l| seen.insert(l.clone()));
+        Ok(lexemes)
     }
 
     /// Every form of one word, in the letter case it was written in: lower-case input gives
