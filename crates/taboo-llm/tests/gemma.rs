@@ -37,6 +37,7 @@ fn gemma_model_cases() {
     vocabulary_agrees_with_the_gguf_loader(&engine, &path);
     let unconstrained = plain_continuation_is_deterministic(&mut engine);
     a_ban_removes_the_word(&mut engine, &unconstrained);
+    a_forms_ban_removes_every_inflected_form(&mut engine);
 }
 
 fn vocabulary_agrees_with_the_gguf_loader(engine: &LlamaEngine, path: &PathBuf) {
@@ -125,4 +126,86 @@ fn a_ban_removes_the_word(engine: &mut LlamaEngine, unconstrained: &str) {
         "the ban let {WORD} through: {:?} (unconstrained: {unconstrained:?})",
         banned.text
     );
+}
+
+/// A Russian continuation whose greedy output inflects the word ("… кормит кошку. Каждое
+/// утро кошка …").
+const RU_PROMPT: &str = "У бабушки живёт кошка. Каждое утро бабушка кормит";
+const RU_WORD: &str = "кошка";
+
+/// The words of a text, lower-cased, ё read as е.
+fn ru_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase().replace('ё', "е"))
+        .collect()
+}
+
+fn ru_generate(engine: &mut LlamaEngine, ban: Option<&str>, backtrack: bool) -> String {
+    let mut guard = ban.map(|file| {
+        let list = BanList::parse(file).unwrap();
+        let (list, report) = list
+            .expand_forms(&taboo::forms::Morphology::new())
+            .expect("forms expand (the Russian dictionary comes from scripts/fetch-models.sh)");
+        assert!(report.unknown.is_empty(), "{report:?}");
+        let automaton = Arc::new(Automaton::compile(&list).unwrap());
+        let table = Arc::new(MaskTable::new(
+            automaton,
+            Arc::new(vocabulary_from_engine(engine)),
+        ));
+        Guard::new(table, GuardConfig::default())
+    });
+    let options = GenerateOptions {
+        max_tokens: 24,
+        raw: true,
+        backtrack: backtrack.then(taboo_llm::Backtrack::default),
+        ..GenerateOptions::default()
+    };
+    let out = generate(
+        engine,
+        guard.as_mut().map(|g| g as &mut dyn taboo::LogitsGuard),
+        RU_PROMPT,
+        &options,
+        &mut |_| Ok(()),
+        &AtomicBool::new(false),
+    )
+    .expect("generation runs");
+    assert!(!out.text.trim().is_empty(), "{out:?}");
+    out.text
+}
+
+fn a_forms_ban_removes_every_inflected_form(engine: &mut LlamaEngine) {
+    let forms: Vec<String> = taboo::forms::Morphology::new()
+        .word_forms(RU_WORD)
+        .expect("the Russian dictionary is installed (scripts/fetch-models.sh)")
+        .forms
+        .iter()
+        .map(|f| f.replace('ё', "е"))
+        .collect();
+    let inflected = |text: &str| -> Vec<String> {
+        ru_words(text)
+            .into_iter()
+            .filter(|w| forms.contains(w))
+            .collect()
+    };
+    let unconstrained = ru_generate(engine, None, false);
+    assert!(
+        inflected(&unconstrained).iter().any(|w| w != RU_WORD),
+        "the unconstrained continuation should use an inflected form of {RU_WORD}: {unconstrained:?}"
+    );
+    // Banning the word alone leaves its other forms to the model.
+    let lemma_only = ru_generate(engine, Some(RU_WORD), true);
+    let leaked = inflected(&lemma_only);
+    assert!(
+        !leaked.is_empty() && leaked.iter().all(|w| w != RU_WORD),
+        "expected the lemma-only ban to keep кошка out but let a form through: {lemma_only:?}"
+    );
+    for backtrack in [false, true] {
+        let banned = ru_generate(engine, Some("[forms disguise] кошка"), backtrack);
+        assert!(
+            inflected(&banned).is_empty(),
+            "a form of {RU_WORD} got through the forms ban (backtrack: {backtrack}): {banned:?} \
+             (unconstrained: {unconstrained:?})"
+        );
+    }
 }
