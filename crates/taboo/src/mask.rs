@@ -25,7 +25,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::automaton::{Automaton, Lane, State};
 use crate::bitset::TokenSet;
-use crate::text::{Emission, NormState};
+use crate::text::{Emission, NormState, MARK};
 use crate::trie::TokenTrie;
 use crate::vocab::{TokenId, Vocabulary};
 
@@ -130,6 +130,22 @@ enum Part {
     /// with the next token. Walking it is the costly part of a state (every banned word is
     /// still possible), so it is walked once per normaliser state, not once per state.
     WordStart,
+    /// What any thread whose word is complete forbids: every token that starts by writing
+    /// a boundary mark (a space, punctuation, a broken character — more than half of a
+    /// vocabulary). Such threads are then walked only through the other tokens.
+    Boundary,
+}
+
+/// How [`MaskTable::walk`] treats its threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Walk {
+    /// Just the threads.
+    Plain,
+    /// The threads plus a fresh thread before every byte ([`Part::Inside`]).
+    Inject,
+    /// Threads whose word is complete, through the tokens that do not start by writing a
+    /// mark (the others are [`Part::Boundary`]).
+    PastBoundary,
 }
 
 /// Subtrees with at least this many tokens are forbidden by set union (see
@@ -232,19 +248,27 @@ impl MaskTable {
     pub fn compute(&self, state: &State) -> Masks {
         let mut m = Masks::new(self.vocab.len());
         let mut rest = Vec::new();
+        let mut complete = Vec::new();
         for (i, threads) in state.lanes().enumerate() {
             let lane = &self.automaton.lanes[i];
             m.union_with(&self.part(i, state.norm, Part::Inside));
             rest.clear();
+            complete.clear();
             for &t in threads {
                 if t == lane.after_mark {
                     m.union_with(&self.part(i, state.norm, Part::WordStart));
+                } else if lane.ends_at_boundary(t) {
+                    complete.push(t);
                 } else {
                     rest.push(t);
                 }
             }
             if !rest.is_empty() {
-                self.walk(lane, state.norm, &rest, false, &mut m);
+                self.walk(lane, state.norm, &rest, Walk::Plain, &mut m);
+            }
+            if !complete.is_empty() {
+                m.union_with(&self.part(i, state.norm, Part::Boundary));
+                self.walk(lane, state.norm, &complete, Walk::PastBoundary, &mut m);
             }
         }
         if self.automaton.end_matches(state) {
@@ -292,8 +316,9 @@ impl MaskTable {
         let l = &self.automaton.lanes[lane];
         let mut m = Masks::new(self.vocab.len());
         match part {
-            Part::Inside => self.walk(l, norm, &[], true, &mut m),
-            Part::WordStart => self.walk(l, norm, &[l.after_mark], false, &mut m),
+            Part::Inside => self.walk(l, norm, &[], Walk::Inject, &mut m),
+            Part::WordStart => self.walk(l, norm, &[l.after_mark], Walk::Plain, &mut m),
+            Part::Boundary => self.walk_boundary(l, norm, &mut m),
         }
         let m = Arc::new(m);
         self.consts
@@ -303,15 +328,67 @@ impl MaskTable {
         m
     }
 
-    /// Walks the token trie from `threads` (plus, with `inject`, a fresh thread at every
-    /// byte), recording forbidden, pending and open tokens in `out`.
-    fn walk(&self, lane: &Lane, norm: NormState, threads: &[u32], inject: bool, out: &mut Masks) {
+    /// [`Part::Boundary`]: tokens that start by writing a mark are forbidden; tokens that
+    /// write nothing at all (a lone lead byte, whitespace after whitespace) are pending and
+    /// open, as the text's end or their next character writes a mark first.
+    fn walk_boundary(&self, lane: &Lane, norm: NormState, out: &mut Masks) {
+        let nodes = &self.trie.nodes;
+        let order = &self.trie.order;
+        // (subtree end, normaliser state) of the nodes above that wrote nothing yet.
+        let mut stack: Vec<(u32, NormState)> = vec![(nodes.len() as u32, norm)];
+        let mut i = 1usize;
+        while i < nodes.len() {
+            let node = nodes[i];
+            while stack.last().is_some_and(|f| f.0 as usize <= i) {
+                stack.pop();
+            }
+            let mut ns = stack.last().expect("the root frame spans the whole trie").1;
+            let mut e = Emission::new();
+            ns.push(node.byte, lane.fold, &mut e);
+            match e.as_bytes().first() {
+                Some(&MARK) => {
+                    self.forbid_subtree(i, out);
+                    i = node.subtree_end as usize;
+                }
+                Some(_) => i = node.subtree_end as usize,
+                None => {
+                    for &t in &order[node.tok_start as usize..node.tok_own_end as usize] {
+                        out.pending.insert(t);
+                        out.open.insert(t);
+                    }
+                    stack.push((node.subtree_end, ns));
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// Forbids every token under trie node `i`.
+    fn forbid_subtree(&self, i: usize, out: &mut Masks) {
+        let node = self.trie.nodes[i];
+        let tokens = &self.trie.order[node.tok_start as usize..node.tok_end as usize];
+        if tokens.len() >= BIG_SUBTREE {
+            out.forbidden.union_with(&self.subtree_set(i as u32, tokens));
+        } else {
+            for &t in tokens {
+                out.forbidden.insert(t);
+            }
+        }
+    }
+
+    /// Walks the token trie from `threads`, recording forbidden, pending and open tokens in
+    /// `out`; see [`Walk`] for the variants.
+    fn walk(&self, lane: &Lane, norm: NormState, threads: &[u32], how: Walk, out: &mut Masks) {
         struct Frame {
             end: u32,
             norm: NormState,
             off: usize,
             len: usize,
+            /// Some byte was written on the way here.
+            wrote: bool,
         }
+        let inject = how == Walk::Inject;
+        let past_boundary = how == Walk::PastBoundary;
         let nodes = &self.trie.nodes;
         let order = &self.trie.order;
         let mut buf: Vec<u32> = threads.to_vec();
@@ -320,6 +397,7 @@ impl MaskTable {
             norm,
             off: 0,
             len: buf.len(),
+            wrote: false,
         }];
         let mut cur = Vec::new();
         let mut at_end = Vec::new();
@@ -335,18 +413,42 @@ impl MaskTable {
             let mut ns = top.norm;
             let mut e = Emission::new();
             ns.push(node.byte, lane.fold, &mut e);
+            let wrote = top.wrote || !e.as_bytes().is_empty();
+            if past_boundary && !top.wrote {
+                match e.as_bytes().first() {
+                    // Starts with a mark: Part::Boundary has it.
+                    Some(&MARK) => {
+                        i = node.subtree_end as usize;
+                        continue;
+                    }
+                    Some(_) => {}
+                    // Nothing written yet: Part::Boundary has the tokens ending here, the
+                    // walk goes on below.
+                    None => {
+                        let (from, len) = (top.off, top.len);
+                        if lane.doomed_unless(&buf[from..from + len], &ns, Some(MARK)) {
+                            i = node.subtree_end as usize;
+                            continue;
+                        }
+                        // Each frame owns its threads (popping a frame truncates to them).
+                        let off = buf.len();
+                        buf.extend_from_within(from..from + len);
+                        stack.push(Frame {
+                            end: node.subtree_end,
+                            norm: ns,
+                            off,
+                            len,
+                            wrote: false,
+                        });
+                        i += 1;
+                        continue;
+                    }
+                }
+            }
             cur.clear();
             cur.extend_from_slice(&buf[top.off..top.off + top.len]);
             if lane.step(&mut cur, e.as_bytes(), inject, &mut scratch) {
-                let tokens = &order[node.tok_start as usize..node.tok_end as usize];
-                if tokens.len() >= BIG_SUBTREE {
-                    out.forbidden
-                        .union_with(&self.subtree_set(i as u32, tokens));
-                } else {
-                    for &t in tokens {
-                        out.forbidden.insert(t);
-                    }
-                }
+                self.forbid_subtree(i, out);
                 i = node.subtree_end as usize;
                 continue;
             }
@@ -378,6 +480,7 @@ impl MaskTable {
                 norm: ns,
                 off,
                 len: cur.len(),
+                wrote,
             });
             i += 1;
         }

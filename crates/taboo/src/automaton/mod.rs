@@ -155,12 +155,29 @@ impl Lane {
     /// character could be written as: nothing below can match, stay open or be pending.
     #[inline]
     pub(crate) fn doomed(&self, threads: &[u32], norm: &NormState) -> bool {
+        self.doomed_unless(threads, norm, None)
+    }
+
+    /// [`Lane::doomed`], not counting the character writing `except` first (that case is
+    /// accounted for elsewhere).
+    #[inline]
+    pub(crate) fn doomed_unless(&self, threads: &[u32], norm: &NormState, except: Option<u8>) -> bool {
         let Some(first) = norm.open_char_first_bytes(self.fold) else {
             return false;
         };
-        threads
-            .iter()
-            .all(|&s| first.iter().all(|&b| self.engine.next(s, b) == DEAD))
+        threads.iter().all(|&s| {
+            first
+                .iter()
+                .all(|&b| Some(b) == except || self.engine.next(s, b) == DEAD)
+        })
+    }
+
+    /// True when the thread's word is complete: a boundary mark next is a match. Every
+    /// token that starts by writing a mark is then forbidden, whatever else it holds.
+    #[inline]
+    pub(crate) fn ends_at_boundary(&self, s: u32) -> bool {
+        let n = self.engine.next(s, MARK);
+        n != DEAD && self.engine.is_match(n)
     }
 }
 
