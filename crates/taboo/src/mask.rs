@@ -368,7 +368,8 @@ impl MaskTable {
         let node = self.trie.nodes[i];
         let tokens = &self.trie.order[node.tok_start as usize..node.tok_end as usize];
         if tokens.len() >= BIG_SUBTREE {
-            out.forbidden.union_with(&self.subtree_set(i as u32, tokens));
+            out.forbidden
+                .union_with(&self.subtree_set(i as u32, tokens));
         } else {
             for &t in tokens {
                 out.forbidden.insert(t);

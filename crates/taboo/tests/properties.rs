@@ -62,6 +62,13 @@ const PIECES: &[&[u8]] = &[
     "ж".as_bytes(),
     "е".as_bytes(),
     b"ran",
+    // Four-byte characters: an emoji (not a word character), a mathematical letter (one),
+    // and pieces of them.
+    "\u{1F600}".as_bytes(),
+    "\u{1D41A}".as_bytes(),
+    b"\xf0\x9f",
+    b"\x98\x80",
+    "\u{E0101}".as_bytes(),
 ];
 
 const WORDS: &[&str] = &[

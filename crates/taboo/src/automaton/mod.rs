@@ -161,7 +161,12 @@ impl Lane {
     /// [`Lane::doomed`], not counting the character writing `except` first (that case is
     /// accounted for elsewhere).
     #[inline]
-    pub(crate) fn doomed_unless(&self, threads: &[u32], norm: &NormState, except: Option<u8>) -> bool {
+    pub(crate) fn doomed_unless(
+        &self,
+        threads: &[u32],
+        norm: &NormState,
+        except: Option<u8>,
+    ) -> bool {
         let Some(first) = norm.open_char_first_bytes(self.fold) else {
             return false;
         };

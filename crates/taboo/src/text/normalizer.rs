@@ -294,10 +294,11 @@ pub fn normalize(text: &[u8], fold: Fold, edges: bool) -> Vec<u8> {
 /// What the character a lead byte starts can write first, for pruning mask walks: a thread
 /// that dies on every byte of this set dies on the character, whatever its other bytes.
 ///
-/// Per lead byte 0xC2..=0xEF and per "after whitespace": the possible first written bytes, or
+/// Per lead byte 0xC2..=0xF4 and per "after whitespace": the possible first written bytes, or
 /// `None` when some character writes nothing there (whitespace after whitespace, an
 /// invisible character under disguise folding). Built on first use for each fold (about
-/// 6 ms each), so a process that never folds disguises never pays for those tables.
+/// 50 ms each, most of it the four-byte planes), so a process that never folds disguises
+/// never pays for those tables.
 type LeadTable = Vec<[Option<Vec<u8>>; 2]>;
 
 fn lead_table(fold: Fold) -> &'static LeadTable {
@@ -309,11 +310,15 @@ fn lead_table(fold: Fold) -> &'static LeadTable {
     ];
     TABLES[fold.index()].get_or_init(|| {
         let mut table = Vec::new();
-        for lead in 0xC2u32..=0xEF {
-            let (lo, hi) = if lead < 0xE0 {
-                ((lead & 0x1F) << 6, ((lead & 0x1F) << 6) | 0x3F)
-            } else {
-                ((lead & 0x0F) << 12, ((lead & 0x0F) << 12) | 0xFFF)
+        for lead in 0xC2u32..=0xF4 {
+            // The code points the lead byte can start (the decoder refuses overlong forms).
+            let (lo, hi) = match lead {
+                0xC2..=0xDF => ((lead & 0x1F) << 6, ((lead & 0x1F) << 6) | 0x3F),
+                0xE0 => (0x800, 0xFFF),
+                0xE1..=0xEF => ((lead & 0x0F) << 12, ((lead & 0x0F) << 12) | 0xFFF),
+                0xF0 => (0x1_0000, 0x3_FFFF),
+                0xF1..=0xF3 => ((lead & 0x07) << 18, ((lead & 0x07) << 18) | 0x3_FFFF),
+                _ => (0x10_0000, 0x10_FFFF),
             };
             let mut per_space: [Option<Vec<u8>>; 2] = Default::default();
             for after_space in [false, true] {
@@ -328,8 +333,15 @@ fn lead_table(fold: Fold) -> &'static LeadTable {
                     let mut e = Emission::new();
                     st.write_char(c, fold, &mut e);
                     match (e.as_bytes().first(), set.as_mut()) {
-                        (Some(&b), Some(v)) => v.push(b),
-                        (None, _) => set = None,
+                        (Some(&b), Some(v)) => {
+                            if !v.contains(&b) {
+                                v.push(b);
+                            }
+                        }
+                        (None, _) => {
+                            set = None;
+                            break;
+                        }
                         (Some(_), None) => {}
                     }
                 }
@@ -348,7 +360,7 @@ fn lead_table(fold: Fold) -> &'static LeadTable {
 impl NormState {
     /// If a character is open (its lead byte read), the bytes its writing can start with
     /// (the first byte of the whole character, so the lead byte alone decides);
-    /// `None` when unknown (four-byte characters) or when it might write nothing at all.
+    /// `None` when it might write nothing at all.
     /// Invalid continuations write U+FFFD, which starts with [`MARK`]: always included.
     #[inline]
     pub(crate) fn open_char_first_bytes(&self, fold: Fold) -> Option<&'static [u8]> {
@@ -356,7 +368,7 @@ impl NormState {
             return None;
         }
         let lead = self.lead as u32;
-        if !(0xC2..=0xEF).contains(&lead) {
+        if !(0xC2..=0xF4).contains(&lead) {
             return None;
         }
         lead_table(fold)[(lead - 0xC2) as usize][self.after_space as usize].as_deref()
