@@ -291,87 +291,88 @@ pub fn normalize(text: &[u8], fold: Fold, edges: bool) -> Vec<u8> {
     out
 }
 
-/// What the character a lead byte starts can write first, for pruning mask walks: a thread
-/// that dies on every byte of this set dies on the character, whatever its other bytes.
+/// What a character that is partly read can write first, for pruning mask walks: a thread
+/// that dies on every byte of this set dies on the character, whatever its remaining bytes.
 ///
-/// Per lead byte 0xC2..=0xF4 and per "after whitespace": the possible first written bytes, or
-/// `None` when some character writes nothing there (whitespace after whitespace, an
-/// invisible character under disguise folding). Built on first use for each fold (about
-/// 50 ms each, most of it the four-byte planes), so a process that never folds disguises
-/// never pays for those tables.
-type LeadTable = Vec<[Option<Vec<u8>>; 2]>;
+/// Indexed by the bytes still needed (1 to 3), then by the code-point bits read so far, then
+/// by "after whitespace": the possible first written bytes, or `None` when some character
+/// in the range writes nothing (whitespace after whitespace, an invisible character under
+/// disguise folding). Deeper levels narrow the range, so one invisible character only
+/// blinds the pruning for its own block. Built on first use for each fold, in one pass
+/// over every code point (about 100 ms), so a process that never folds disguises never
+/// pays for those tables.
+type PrefixTable = [Vec<[Option<Vec<u8>>; 2]>; 3];
 
-fn lead_table(fold: Fold) -> &'static LeadTable {
-    static TABLES: [std::sync::OnceLock<LeadTable>; 4] = [
+fn prefix_table(fold: Fold) -> &'static PrefixTable {
+    static TABLES: [std::sync::OnceLock<PrefixTable>; 4] = [
         std::sync::OnceLock::new(),
         std::sync::OnceLock::new(),
         std::sync::OnceLock::new(),
         std::sync::OnceLock::new(),
     ];
     TABLES[fold.index()].get_or_init(|| {
-        let mut table = Vec::new();
-        for lead in 0xC2u32..=0xF4 {
-            // The code points the lead byte can start (the decoder refuses overlong forms).
-            let (lo, hi) = match lead {
-                0xC2..=0xDF => ((lead & 0x1F) << 6, ((lead & 0x1F) << 6) | 0x3F),
-                0xE0 => (0x800, 0xFFF),
-                0xE1..=0xEF => ((lead & 0x0F) << 12, ((lead & 0x0F) << 12) | 0xFFF),
-                0xF0 => (0x1_0000, 0x3_FFFF),
-                0xF1..=0xF3 => ((lead & 0x07) << 18, ((lead & 0x07) << 18) | 0x3_FFFF),
-                _ => (0x10_0000, 0x10_FFFF),
+        // An invalid continuation writes U+FFFD, which starts with a mark: always possible.
+        let fresh = || [Some(vec![MARK]), Some(vec![MARK])];
+        let mut table: PrefixTable = [1u32, 2, 3].map(|need| {
+            (0..=(0x10_FFFFu32 >> (6 * need)))
+                .map(|_| fresh())
+                .collect::<Vec<_>>()
+        });
+        for cp in 0x80u32..=0x10_FFFF {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
             };
-            let mut per_space: [Option<Vec<u8>>; 2] = Default::default();
             for after_space in [false, true] {
-                // An invalid continuation writes U+FFFD, which starts with a mark.
-                let mut set = Some(vec![MARK]);
-                for cp in lo..=hi {
-                    let Some(c) = char::from_u32(cp) else {
-                        continue;
-                    };
-                    let mut st = NormState::new();
-                    st.after_space = after_space;
-                    let mut e = Emission::new();
-                    st.write_char(c, fold, &mut e);
-                    match (e.as_bytes().first(), set.as_mut()) {
-                        (Some(&b), Some(v)) => {
+                let mut st = NormState::new();
+                st.after_space = after_space;
+                let mut e = Emission::new();
+                st.write_char(c, fold, &mut e);
+                let first = e.as_bytes().first().copied();
+                // The levels at which this code point can be partly read: one byte short
+                // always; two bytes short for 3- and 4-byte forms; three for 4-byte forms.
+                let levels = if cp >= 0x1_0000 {
+                    3
+                } else if cp >= 0x800 {
+                    2
+                } else {
+                    1
+                };
+                for need in 1..=levels {
+                    let entry =
+                        &mut table[need - 1][(cp >> (6 * need)) as usize][after_space as usize];
+                    match (first, entry.as_mut()) {
+                        (Some(b), Some(v)) => {
                             if !v.contains(&b) {
                                 v.push(b);
                             }
                         }
-                        (None, _) => {
-                            set = None;
-                            break;
-                        }
+                        (None, _) => *entry = None,
                         (Some(_), None) => {}
                     }
                 }
-                if let Some(v) = set.as_mut() {
-                    v.sort_unstable();
-                    v.dedup();
-                }
-                per_space[after_space as usize] = set;
             }
-            table.push(per_space);
+        }
+        for level in table.iter_mut() {
+            for entry in level.iter_mut().flatten().flatten() {
+                entry.sort_unstable();
+            }
         }
         table
     })
 }
 
 impl NormState {
-    /// If a character is open (its lead byte read), the bytes its writing can start with
-    /// (the first byte of the whole character, so the lead byte alone decides);
-    /// `None` when it might write nothing at all.
-    /// Invalid continuations write U+FFFD, which starts with [`MARK`]: always included.
+    /// If a character is partly read, the bytes its writing can start with (the first byte
+    /// of the whole character, given the bytes read so far); `None` when it might write
+    /// nothing at all. Invalid continuations write U+FFFD, which starts with [`MARK`]:
+    /// always included.
     #[inline]
     pub(crate) fn open_char_first_bytes(&self, fold: Fold) -> Option<&'static [u8]> {
-        if self.need == 0 {
+        if self.need == 0 || self.need > 3 {
             return None;
         }
-        let lead = self.lead as u32;
-        if !(0xC2..=0xF4).contains(&lead) {
-            return None;
-        }
-        lead_table(fold)[(lead - 0xC2) as usize][self.after_space as usize].as_deref()
+        prefix_table(fold)[self.need as usize - 1].get(self.cp as usize)?[self.after_space as usize]
+            .as_deref()
     }
 }
 
