@@ -89,6 +89,10 @@ fn help_has_examples_on_every_command() {
         &["generate", "--help"],
         &["bench-generate", "--help"],
         &["compare-modes", "--help"],
+        &["forms", "--help"],
+        &["explain", "--help"],
+        &["trace", "--help"],
+        &["bench", "--help"],
     ] {
         let o = taboo().args(args).output().unwrap();
         assert!(o.status.success());
@@ -575,4 +579,121 @@ fn a_cornered_generation_ends_cleanly_without_the_banned_word() {
     // Whatever way it ended, it ended cleanly.
     let reason = v["finish_reason"].as_str().unwrap();
     assert!(["dead_end", "eos", "length"].contains(&reason), "{reason}");
+}
+
+#[test]
+fn forms_lists_the_lexemes_and_the_bundled_lists() {
+    let o = taboo()
+        .args([
+            "forms",
+            "--json",
+            "кошка",
+            "mouse",
+            "стали",
+            "zorblax",
+            "42",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let forms = |i: usize| -> Vec<String> {
+        v["words"][i]["forms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(forms(0).contains(&"кошкой".to_string()), "{v}");
+    assert!(forms(1).contains(&"mice".to_string()), "{v}");
+    let lemmas: Vec<&str> = v["words"][2]["lexemes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["lemma"].as_str().unwrap())
+        .collect();
+    assert!(
+        lemmas.contains(&"стать") && lemmas.contains(&"сталь"),
+        "{v}"
+    );
+    assert_eq!(forms(3), ["zorblax", "zorblaxes"]);
+    assert_eq!(forms(4), ["42"]);
+    assert_eq!(v["words"][4]["known"], false);
+
+    let o = taboo()
+        .args(["forms", "--lists", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let lists = v["lists"].as_array().unwrap();
+    assert_eq!(lists.len(), 2);
+    for l in lists {
+        assert!(
+            l["expanded_entries"].as_u64() > l["entries"].as_u64().map(|n| n / 2),
+            "{l}"
+        );
+        assert_eq!(l["unknown_words"].as_u64(), Some(0), "{l}");
+    }
+}
+
+#[test]
+fn a_missing_dictionary_or_list_is_a_clear_error() {
+    let empty = std::env::temp_dir().join(format!("taboo-cli-{}-no-data", std::process::id()));
+    let o = taboo()
+        .env("TABOO_DATA_DIR", &empty)
+        .args(["explain", "--vocab", "r50k", "--forms", "кошка"])
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "fetch-models.sh");
+    assert!(stderr(&o).contains("Russian dictionary"), "{}", stderr(&o));
+    // English forms are built in: no dictionary needed.
+    let o = taboo()
+        .env("TABOO_DATA_DIR", &empty)
+        .args(["forms", "mouse"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("mice"));
+
+    let o = taboo()
+        .args(["generate", "--ban-list", "no-such-list", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("en-profanity, ru-obscene"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_forms_ban_keeps_out_the_forms_a_word_ban_lets_through() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    const PROMPT: &str = "What do cats catch? Answer in one sentence.";
+    let free = json_run(&["--max-tokens", "30", PROMPT]);
+    let free_text = free["text"].as_str().unwrap();
+    assert!(has_word(free_text, "mice"), "unconstrained: {free_text:?}");
+    // "mouse" alone is not "mice".
+    let word = json_run(&["--max-tokens", "30", "--ban", "mouse", PROMPT]);
+    assert!(has_word(word["text"].as_str().unwrap(), "mice"), "{word}");
+    let forms = json_run(&["--max-tokens", "30", "--ban", "mouse", "--forms", PROMPT]);
+    let text = forms["text"].as_str().unwrap();
+    for f in ["mouse", "mice", "mouses"] {
+        assert!(!has_word(text, f), "{f} in {text:?}");
+    }
+    assert!(text.split_whitespace().count() >= 3, "{text:?}");
+    // The bundled lists load, expand and ban on the real model.
+    let listed = json_run(&[
+        "--max-tokens",
+        "8",
+        "--ban-list",
+        "en-profanity",
+        "--ban-list",
+        "ru-obscene",
+        PROMPT,
+    ]);
+    assert_eq!(listed["stats"]["violations"], 0, "{listed}");
 }
