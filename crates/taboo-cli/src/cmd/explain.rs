@@ -56,7 +56,9 @@ pub struct Args {
     html: Option<PathBuf>,
     /// Explain every inflected form of each word too (what a `forms` ban covers: кошка →
     /// кошки, кошку …). The token-id baseline is given the word as written, as its users
-    /// would; its column shows how little of the lexeme that blocks.
+    /// would; its column counts the spellings identical to one of its sequences, so a form
+    /// spelled through the word's own token (["mouse", "s"]), which a last-token ban would
+    /// also stop, counts as not blocked.
     #[arg(long)]
     forms: bool,
 }
