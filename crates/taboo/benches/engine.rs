@@ -2,6 +2,9 @@
 //! ban lists of 1,000 and 10,000 words. `taboo bench` prints the same figures as one JSON
 //! line; see docs/BENCHMARKS.md.
 //!
+//! The `forms` group expands and compiles the bundled lists and 1,000 Russian lemmas with
+//! every form and disguise (needs the Russian dictionary of `scripts/fetch-models.sh`).
+//!
 //! Run: `cargo bench -p taboo --bench engine` (needs `wamerican` and `hunspell-ru`).
 
 use std::sync::Arc;
@@ -18,6 +21,25 @@ fn setup() -> (Arc<Vocabulary>, Vec<u32>) {
     let bpe = tiktoken_rs::o200k_base().expect("o200k encoder");
     let tokens = bpe.encode_ordinary(REPLAY_TEXT);
     (vocab, tokens)
+}
+
+/// Lists whose entries ask for forms and disguises.
+fn forms_lists() -> Vec<(String, BanList)> {
+    let mut out: Vec<(String, BanList)> = taboo::lists::LISTS
+        .iter()
+        .map(|l| (l.name.to_string(), l.parse().expect("bundled list")))
+        .collect();
+    let words = dictionary_words(Language::Russian, 1_000).expect("hunspell-ru");
+    let options = EntryOptions {
+        forms: true,
+        disguise: true,
+        ..EntryOptions::default()
+    };
+    out.push((
+        "ru-1000-lemmas".to_string(),
+        BanList::from_words(&words, options).expect("list"),
+    ));
+    out
 }
 
 fn lists() -> Vec<(String, BanList)> {
@@ -42,6 +64,20 @@ fn bench(c: &mut Criterion) {
     for (name, list) in &lists {
         g.bench_with_input(BenchmarkId::from_parameter(name), list, |b, l| {
             b.iter(|| Automaton::compile(l).unwrap())
+        });
+    }
+    g.finish();
+
+    let morphology = taboo::forms::Morphology::new();
+    morphology.russian().expect("the Russian dictionary (scripts/fetch-models.sh)");
+    let mut g = c.benchmark_group("forms_expand_and_compile");
+    g.sample_size(10);
+    for (name, list) in &forms_lists() {
+        g.bench_with_input(BenchmarkId::from_parameter(name), list, |b, l| {
+            b.iter(|| {
+                let (expanded, _) = l.expand_forms(&morphology).unwrap();
+                Automaton::compile(&expanded).unwrap()
+            })
         });
     }
     g.finish();
