@@ -697,3 +697,28 @@ fn a_forms_ban_keeps_out_the_forms_a_word_ban_lets_through() {
     ]);
     assert_eq!(listed["stats"]["violations"], 0, "{listed}");
 }
+
+#[test]
+fn a_moved_binary_still_finds_its_lists_and_the_dictionary() {
+    // Nothing the forms need may point into the source tree: copy the binary elsewhere and
+    // run it from the root directory.
+    let dir = std::env::temp_dir().join(format!("taboo-cli-{}-moved", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let moved = dir.join("taboo");
+    std::fs::copy(env!("CARGO_BIN_EXE_taboo"), &moved).unwrap();
+    let o = Command::new(&moved)
+        .current_dir("/")
+        .args(["forms", "--json", "кошка", "mouse"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("кошкой") && out.contains("mice"), "{out}");
+    let o = Command::new(&moved)
+        .current_dir("/")
+        .args(["forms", "--lists"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -69,7 +69,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let morphology = taboo::forms::Morphology::new();
-    morphology.russian().expect("the Russian dictionary (scripts/fetch-models.sh)");
+    morphology
+        .russian()
+        .expect("the Russian dictionary (scripts/fetch-models.sh)");
     let mut g = c.benchmark_group("forms_expand_and_compile");
     g.sample_size(10);
     for (name, list) in &forms_lists() {
