@@ -47,6 +47,7 @@ impl ModelArgs {
                 threads: self.threads,
                 context_size: self.ctx_size,
                 verbose: self.verbose,
+                ..EngineOptions::default()
             },
         )
     }
