@@ -89,6 +89,7 @@ fn help_has_examples_on_every_command() {
         &["generate", "--help"],
         &["bench-generate", "--help"],
         &["compare-modes", "--help"],
+        &["eval", "--help"],
     ] {
         let o = taboo().args(args).output().unwrap();
         assert!(o.status.success());

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod bench_generate;
 pub mod compare_modes;
+pub mod eval;
 pub mod explain;
 pub mod generate;
 pub mod trace;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Compare the ban modes on prompts that elicit their banned word: leaks, near-misses
     /// ("catmongoose"), perplexity and speed, as a Markdown table.
     CompareModes(compare_modes::Args),
+    /// Run the evaluation protocol: ban conditions × prompt suites × seeds, leak rates at five
+    /// detector tiers, perplexity, distortion and cost, as JSON, CSV, Markdown and SVG plots.
+    Eval(eval::Args),
 }
 
 impl Command {
@@ -65,6 +69,7 @@ impl Command {
             Command::Explain(args) => explain::run(args),
             Command::Trace(args) => trace::run(args),
             Command::CompareModes(args) => compare_modes::run(args),
+            Command::Eval(args) => eval::run(args),
         }
     }
 }
