@@ -49,7 +49,8 @@ fn check_xml(text: &str) -> Result<(), String> {
             let ok = matches!(name, "amp" | "lt" | "gt" | "quot" | "apos")
                 || name.strip_prefix('#').is_some_and(|n| {
                     n.parse::<u32>().is_ok()
-                        || n.strip_prefix('x').is_some_and(|h| u32::from_str_radix(h, 16).is_ok())
+                        || n.strip_prefix('x')
+                            .is_some_and(|h| u32::from_str_radix(h, 16).is_ok())
                 });
             if !ok {
                 return Err(format!("unknown entity &{name};"));
@@ -99,17 +100,20 @@ fn check_xml(text: &str) -> Result<(), String> {
         }
         let self_closing = tag.ends_with('/');
         let body = tag.trim_end_matches('/');
-        let name: String = body
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .collect();
-        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || ":-_".contains(c)) {
+        let name: String = body.chars().take_while(|c| !c.is_whitespace()).collect();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || ":-_".contains(c))
+        {
             return Err(format!("bad tag name in <{tag}>"));
         }
         // Attributes: name="value" pairs.
         let mut attrs = body[name.len()..].trim();
         while !attrs.is_empty() {
-            let eq = attrs.find('=').ok_or(format!("attribute without value in <{tag}>"))?;
+            let eq = attrs
+                .find('=')
+                .ok_or(format!("attribute without value in <{tag}>"))?;
             let after = attrs[eq + 1..].trim_start();
             let q = after.chars().next().ok_or("attribute without value")?;
             if q != '"' && q != '\'' {
@@ -211,8 +215,7 @@ fn quick_eval_holds_its_invariants_and_writes_a_readable_report() {
     assert!(o.status.success(), "stderr: {}", stderr(&o));
 
     let results: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(results["invariant_violations"].as_array().unwrap().len(), 0);
     let summary = results["summary"].as_array().unwrap();
     let suites: Vec<&str> = summary.iter().filter_map(|s| s["suite"].as_str()).collect();
@@ -231,7 +234,11 @@ fn quick_eval_holds_its_invariants_and_writes_a_readable_report() {
             assert_eq!(leak(tier), 0.0, "{} / {cond} leaks at {tier}", s["suite"]);
         }
         let ppl = number(&s["perplexity"]["value"]);
-        assert!(ppl.is_finite() && ppl >= 1.0, "{} / {cond}: perplexity {ppl}", s["suite"]);
+        assert!(
+            ppl.is_finite() && ppl >= 1.0,
+            "{} / {cond}: perplexity {ppl}",
+            s["suite"]
+        );
         assert!(number(&s["tokens_per_second"]) > 0.0);
     }
     // The unconstrained model does say the elicited words, or the suite measures nothing.
@@ -263,7 +270,13 @@ fn quick_eval_holds_its_invariants_and_writes_a_readable_report() {
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     assert!(csv.starts_with("suite,condition,kind,"));
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    for needle in ["## en-chat", "## ru-gemma", "## Ban-list size sweep", "All hold.", "pareto.svg"] {
+    for needle in [
+        "## en-chat",
+        "## ru-gemma",
+        "## Ban-list size sweep",
+        "All hold.",
+        "pareto.svg",
+    ] {
         assert!(report.contains(needle), "report lacks {needle:?}");
     }
     for svg in [
@@ -274,7 +287,10 @@ fn quick_eval_holds_its_invariants_and_writes_a_readable_report() {
     ] {
         let text = std::fs::read_to_string(out.join(svg)).unwrap();
         check_xml(&text).unwrap_or_else(|e| panic!("{svg}: {e}"));
-        assert!(text.contains("<text") && text.contains("<circle"), "{svg} has no data");
+        assert!(
+            text.contains("<text") && text.contains("<circle"),
+            "{svg} has no data"
+        );
     }
     assert!(Path::new(&out).join("report.md").is_file());
     let _ = std::fs::remove_dir_all(&out);

@@ -212,8 +212,8 @@ pub fn generate_batch<'g, E: BatchEngine>(
             })?;
         }
         let decode_secs = t0.elapsed().as_secs_f64();
-        for seq in 0..slots.len() {
-            let Some(r) = slots[seq].as_mut() else {
+        for (seq, slot) in slots.iter_mut().enumerate() {
+            let Some(r) = slot.as_mut() else {
                 continue;
             };
             if !r.prefilled {
@@ -224,7 +224,7 @@ pub fn generate_batch<'g, E: BatchEngine>(
                 }
             }
             if let Some(finish) = step(engine, r, cancel)? {
-                let r = slots[seq].take().expect("slot is running");
+                let r = slot.take().expect("slot is running");
                 engine.reset_sequence(seq)?;
                 kept += r.tokens.len();
                 let index = r.index;

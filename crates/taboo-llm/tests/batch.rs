@@ -16,8 +16,8 @@ use taboo_llm::{
 };
 
 fn model() -> PathBuf {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct-Q4_1.gguf");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/SmolLM2-135M-Instruct-Q4_1.gguf");
     assert!(
         path.is_file(),
         "model {} is missing: run scripts/fetch-models.sh first",
@@ -37,8 +37,8 @@ const PROMPTS: [&str; 6] = [
 
 /// Request `i`: a guard banning "cat" on some, backtracking on one, sampling on others.
 fn request(i: usize, table: &Arc<MaskTable>) -> (Option<Box<dyn LogitsGuard>>, GenerateOptions) {
-    let guard: Option<Box<dyn LogitsGuard>> = (i % 3 != 2)
-        .then(|| Box::new(Guard::new(table.clone(), GuardConfig::default())) as Box<_>);
+    let guard: Option<Box<dyn LogitsGuard>> =
+        (i % 3 != 2).then(|| Box::new(Guard::new(table.clone(), GuardConfig::default())) as Box<_>);
     let options = GenerateOptions {
         max_tokens: 24,
         sampling: SamplingConfig {
@@ -108,12 +108,9 @@ fn batched_generation_and_scoring_match_sequential() {
         })
         .collect();
     let mut seen = Vec::new();
-    let run = generate_batch(
-        &mut engine,
-        requests,
-        &AtomicBool::new(false),
-        &mut |n| seen.push(n),
-    )
+    let run = generate_batch(&mut engine, requests, &AtomicBool::new(false), &mut |n| {
+        seen.push(n)
+    })
     .unwrap();
     assert_eq!(seen, (1..=PROMPTS.len()).collect::<Vec<_>>());
     assert_eq!(run.outputs.len(), PROMPTS.len());
@@ -124,12 +121,22 @@ fn batched_generation_and_scoring_match_sequential() {
         assert_eq!(b.generation.text, s.text, "request {i}");
         assert_eq!(b.generation.tokens, s.tokens, "request {i}");
         assert_eq!(b.generation.finish_reason, s.finish_reason, "request {i}");
-        assert_eq!(b.generation.stats.backtracks, s.stats.backtracks, "request {i}");
+        assert_eq!(
+            b.generation.stats.backtracks, s.stats.backtracks,
+            "request {i}"
+        );
         assert_eq!(b.removed_mass.len(), b.generation.tokens.len());
         let total: f64 = b.removed_mass.iter().map(|&m| f64::from(m)).sum();
-        assert!(total <= b.generation.stats.removed_mass + 1e-3, "request {i}");
+        assert!(
+            total <= b.generation.stats.removed_mass + 1e-3,
+            "request {i}"
+        );
         if i % 3 != 2 {
-            assert!(!has_cat(&b.generation.text), "request {i}: {:?}", b.generation.text);
+            assert!(
+                !has_cat(&b.generation.text),
+                "request {i}: {:?}",
+                b.generation.text
+            );
         }
     }
     // The meow prompt with backtracking must have rewound at least once, in both.
@@ -168,12 +175,15 @@ fn batched_generation_and_scoring_match_sequential() {
 
     // Bad feeds are errors, and leave the sequences as they were.
     let before = engine.sequence_position(1);
-    assert!(engine.decode(&[Feed::last(9, &[1])], &mut |_, _, _| {}).is_err());
-    assert!(engine.decode(&[Feed::last(1, &[])], &mut |_, _, _| {}).is_err());
+    assert!(engine
+        .decode(&[Feed::last(9, &[1])], &mut |_, _, _| {})
+        .is_err());
+    assert!(engine
+        .decode(&[Feed::last(1, &[])], &mut |_, _, _| {})
+        .is_err());
     assert!(engine
         .decode(&[Feed::last(1, &[u32::MAX])], &mut |_, _, _| {})
         .is_err());
     assert_eq!(engine.sequence_position(1), before);
     assert!(engine.rewind_sequence(1, before + 1).is_err());
 }
-

@@ -61,7 +61,8 @@ pub fn normalise(s: &str) -> String {
 }
 
 fn split_words(s: &str) -> impl Iterator<Item = &str> {
-    s.split(|c: char| !is_word_char(c)).filter(|w| !w.is_empty())
+    s.split(|c: char| !is_word_char(c))
+        .filter(|w| !w.is_empty())
 }
 
 /// `needle` occurs in `hay` with no word character right before or after it.
@@ -140,8 +141,10 @@ pub fn english_forms(w: &str) -> Vec<String> {
 pub fn undisguise(s: &str) -> String {
     s.chars()
         .filter(|&c| {
-            !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
-                && !('\u{0300}'..='\u{036F}').contains(&c)
+            !matches!(
+                c,
+                '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+            ) && !('\u{0300}'..='\u{036F}').contains(&c)
                 && !('\u{FE00}'..='\u{FE0F}').contains(&c)
         })
         .map(|c| match c {
@@ -211,9 +214,8 @@ pub fn join_spelled(s: &str) -> String {
             _ => segs.push((w, c.to_string())),
         }
     }
-    let single = |seg: Option<&(bool, String)>| {
-        seg.is_some_and(|(w, t)| *w && t.chars().count() == 1)
-    };
+    let single =
+        |seg: Option<&(bool, String)>| seg.is_some_and(|(w, t)| *w && t.chars().count() == 1);
     let mut out = String::new();
     for (i, (is_word, text)) in segs.iter().enumerate() {
         let separator = !is_word
@@ -280,7 +282,10 @@ mod tests {
     #[test]
     fn disguised_tier_undoes_lookalikes_and_invisibles() {
         // Cyrillic с and а in a Latin word.
-        assert_eq!(tiers("cat", "a \u{0441}\u{0430}t here"), [false, false, false, true, false]);
+        assert_eq!(
+            tiers("cat", "a \u{0441}\u{0430}t here"),
+            [false, false, false, true, false]
+        );
         assert!(tiers("cat", "c\u{200B}at")[3]);
         assert!(!tiers("cat", "c\u{200B}at")[1]);
         assert!(tiers("cat", "ｃａｔ")[3]);
@@ -292,7 +297,10 @@ mod tests {
 
     #[test]
     fn spaced_tier_joins_spelled_letters() {
-        assert_eq!(tiers("cat", "It is c a t."), [false, false, false, false, true]);
+        assert_eq!(
+            tiers("cat", "It is c a t."),
+            [false, false, false, false, true]
+        );
         assert!(tiers("cat", "C-A-T")[4]);
         assert!(tiers("cat", "C - A - T")[4]);
         assert!(tiers("cat", "c.a.t")[4]);

@@ -175,7 +175,11 @@ fn conditions(quick: bool) -> Vec<Condition> {
     if quick {
         c.push(Condition::Soft(5.0));
     } else {
-        c.extend([Condition::Soft(2.0), Condition::Soft(5.0), Condition::Soft(10.0)]);
+        c.extend([
+            Condition::Soft(2.0),
+            Condition::Soft(5.0),
+            Condition::Soft(10.0),
+        ]);
     }
     c.extend([Condition::Backtrack, Condition::Full]);
     c
@@ -276,7 +280,11 @@ impl Progress {
             ".".repeat(width - filled),
             self.total,
             clock(secs),
-            if eta.is_finite() { clock(eta) } else { "?".into() }
+            if eta.is_finite() {
+                clock(eta)
+            } else {
+                "?".into()
+            }
         );
         if self.tty {
             eprint!("\r{line:<110}");
@@ -335,8 +343,11 @@ pub fn run(args: Args) -> CliResult {
     for name in SUITES.iter().filter(|n| selected.iter().any(|s| s == *n)) {
         let mut s = Suite::load(&dir, name)?;
         if args.quick {
-            s = s.quick(2);
-            s.items.truncate(if s.model == ModelKind::Base { 3 } else { 8 });
+            // Long-list writing is slow (96 tokens, 40 words): one prompt.
+            let open = s.items.iter().all(|i| i.kind == "open");
+            s = s.quick(if open { 1 } else { 2 });
+            s.items
+                .truncate(if s.model == ModelKind::Base { 3 } else { 8 });
             s.max_tokens = s.max_tokens.min(32);
         }
         suites.push(s);
@@ -367,9 +378,9 @@ pub fn run(args: Args) -> CliResult {
     let seeds = args.seeds as usize;
     let sweep_conds = [Condition::Naive, Condition::Hard];
     let total = suites.iter().map(|s| s.items.len()).sum::<usize>() * conds.len() * seeds
-        + sweep_suite
-            .as_ref()
-            .map_or(0, |s| s.items.len() * seeds * (1 + sweep_sizes.len() * sweep_conds.len()));
+        + sweep_suite.as_ref().map_or(0, |s| {
+            s.items.len() * seeds * (1 + sweep_sizes.len() * sweep_conds.len())
+        });
     let mut progress = Progress::new(total);
     progress.show(0, "loading");
     let started = Instant::now();
@@ -395,8 +406,14 @@ pub fn run(args: Args) -> CliResult {
             continue;
         }
         let path = match kind {
-            ModelKind::Chat => args.chat_model.clone().unwrap_or_else(|| find_model(DEFAULT_MODEL)),
-            ModelKind::Base => args.base_model.clone().unwrap_or_else(|| find_model(BASE_MODEL)),
+            ModelKind::Chat => args
+                .chat_model
+                .clone()
+                .unwrap_or_else(|| find_model(DEFAULT_MODEL)),
+            ModelKind::Base => args
+                .base_model
+                .clone()
+                .unwrap_or_else(|| find_model(BASE_MODEL)),
         };
         let mut engine = LlamaEngine::load(
             &path,
@@ -408,17 +425,35 @@ pub fn run(args: Args) -> CliResult {
             },
         )
         .map_err(|e| match kind {
-            ModelKind::Base => format!("{e} (the base model comes with scripts/fetch-models.sh --gemma)"),
+            ModelKind::Base => {
+                format!("{e} (the base model comes with scripts/fetch-models.sh --gemma)")
+            }
             ModelKind::Chat => e.to_string(),
         })?;
         results.settings.push((
-            format!("{} model", if kind == ModelKind::Chat { "chat" } else { "base" }),
+            format!(
+                "{} model",
+                if kind == ModelKind::Chat {
+                    "chat"
+                } else {
+                    "base"
+                }
+            ),
             path.display().to_string(),
         ));
         let vocab = Arc::new(vocabulary_from_engine(&engine));
         for s in mine {
             for &c in &conds {
-                run_condition(&mut engine, &vocab, s, c, &ctx, &cancel, &mut progress, &mut results)?;
+                run_condition(
+                    &mut engine,
+                    &vocab,
+                    s,
+                    c,
+                    &ctx,
+                    &cancel,
+                    &mut progress,
+                    &mut results,
+                )?;
             }
         }
         if let (true, Some(s)) = (sweep_here, &sweep_suite) {
@@ -439,7 +474,10 @@ pub fn run(args: Args) -> CliResult {
     mark_control_changes(&mut results.samples);
     results.seconds = started.elapsed().as_secs_f64();
     results.settings.extend([
-        ("command".into(), std::env::args().collect::<Vec<_>>().join(" ")),
+        (
+            "command".into(),
+            std::env::args().collect::<Vec<_>>().join(" "),
+        ),
         ("commit".into(), git_commit()),
         ("seeds".into(), args.seeds.to_string()),
         ("temperature".into(), args.temperature.to_string()),
@@ -485,10 +523,17 @@ fn git_commit() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn table(vocab: &Arc<Vocabulary>, words: &[String], options: EntryOptions) -> CliResult<Arc<MaskTable>> {
+fn table(
+    vocab: &Arc<Vocabulary>,
+    words: &[String],
+    options: EntryOptions,
+) -> CliResult<Arc<MaskTable>> {
     let list = BanList::from_words(words.iter().map(String::as_str), options)
         .map_err(|e| format!("cannot ban {words:?}: {e}"))?;
-    let table = Arc::new(MaskTable::new(Arc::new(Automaton::compile(&list)?), vocab.clone()));
+    let table = Arc::new(MaskTable::new(
+        Arc::new(Automaton::compile(&list)?),
+        vocab.clone(),
+    ));
     table.warm_up();
     Ok(table)
 }
@@ -610,7 +655,11 @@ fn run_condition(
     // instruction, no guard.
     let mut items: Vec<(Vec<TokenId>, Vec<TokenId>)> = Vec::new();
     for (&(i, _), out) in keys.iter().zip(&run.outputs) {
-        let p = prompt_tokens(&*engine, &suite.items[i].prompt, suite.model == ModelKind::Base)?;
+        let p = prompt_tokens(
+            &*engine,
+            &suite.items[i].prompt,
+            suite.model == ModelKind::Base,
+        )?;
         items.push((p, out.generation.tokens.clone()));
     }
     let nll = score_batch(&mut *engine, &items)?;
@@ -630,7 +679,11 @@ fn run_condition(
             tokens: g.tokens.len(),
             nll,
             finish: g.finish_reason.as_str(),
-            neg_log_z: out.removed_mass.iter().map(|&m| metrics::neg_log_z(m)).sum(),
+            neg_log_z: out
+                .removed_mass
+                .iter()
+                .map(|&m| metrics::neg_log_z(m))
+                .sum(),
             removed: out.removed_mass,
             backtracks: g.stats.backtracks,
             rewound: g.stats.rewound_tokens,

@@ -252,7 +252,9 @@ fn min_max(v: &[f64]) -> (f64, f64) {
         return (0.0, 1.0);
     }
     v.iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        })
 }
 
 #[cfg(test)]
@@ -261,7 +263,10 @@ mod tests {
 
     #[test]
     fn ticks_are_round_and_cover_the_range() {
-        assert_eq!(ticks(0.0, 1.0), vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
+        assert_eq!(
+            ticks(0.0, 1.0),
+            vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
+        );
         assert_eq!(ticks(0.0, 47.0), vec![0.0, 10.0, 20.0, 30.0, 40.0]);
         assert_eq!(fmt_tick(10000.0), "10,000");
         assert_eq!(fmt_tick(0.25), "0.25");

@@ -28,13 +28,24 @@ impl Ci {
         if !self.value.is_finite() {
             return "–".into();
         }
-        format!("{:.1}% [{:.1}, {:.1}]", 100.0 * self.value, 100.0 * self.lo, 100.0 * self.hi)
+        format!(
+            "{:.1}% [{:.1}, {:.1}]",
+            100.0 * self.value,
+            100.0 * self.lo,
+            100.0 * self.hi
+        )
     }
     fn num(self, digits: usize) -> String {
         if !self.value.is_finite() {
             return "–".into();
         }
-        format!("{:.d$} [{:.d$}, {:.d$}]", self.value, self.lo, self.hi, d = digits)
+        format!(
+            "{:.d$} [{:.d$}, {:.d$}]",
+            self.value,
+            self.lo,
+            self.hi,
+            d = digits
+        )
     }
 }
 
@@ -70,7 +81,10 @@ fn summarise(results: &Results, ctx: &Context) -> Vec<Summary> {
     let mut out = Vec::new();
     let mut keys: Vec<(String, Condition)> = Vec::new();
     for s in &results.samples {
-        if !keys.iter().any(|(su, c)| *su == s.suite && *c == s.condition) {
+        if !keys
+            .iter()
+            .any(|(su, c)| *su == s.suite && *c == s.condition)
+        {
             keys.push((s.suite.clone(), s.condition));
         }
     }
@@ -80,7 +94,11 @@ fn summarise(results: &Results, ctx: &Context) -> Vec<Summary> {
             .iter()
             .filter(|s| s.suite == suite && s.condition == condition)
             .collect();
-        let scored: Vec<&Sample> = all.iter().copied().filter(|s| s.kind != "control").collect();
+        let scored: Vec<&Sample> = all
+            .iter()
+            .copied()
+            .filter(|s| s.kind != "control")
+            .collect();
         let seed = 0x7AB0_0000 + k as u64;
         let rate = |f: &dyn Fn(&Sample) -> bool| -> Ci {
             let stat = |idx: &[usize]| mean_of(idx, &|i| f64::from(u8::from(f(scored[i]))));
@@ -137,7 +155,10 @@ fn summarise(results: &Results, ctx: &Context) -> Vec<Summary> {
                 .iter()
                 .find(|c| c.suite == suite && c.condition == condition)
                 .map_or(f64::NAN, |c| c.tokens_per_second),
-            guard_us: all.iter().map(|s| s.guard_us * s.tokens as f64).sum::<f64>()
+            guard_us: all
+                .iter()
+                .map(|s| s.guard_us * s.tokens as f64)
+                .sum::<f64>()
                 / tokens.max(1) as f64,
             backtracks_per_100: 100.0 * all.iter().map(|s| s.backtracks).sum::<usize>() as f64
                 / tokens.max(1) as f64,
@@ -187,15 +208,22 @@ pub fn write_all(dir: &Path, results: &Results, ctx: &Context) -> CliResult<Vec<
     let violations = invariants(results, &summaries);
     let write = |name: &str, text: &str| -> CliResult<()> {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()).into())
+        std::fs::write(&path, text)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()).into())
     };
-    write("results.json", &serde_json::to_string_pretty(&to_json(results, &summaries, &violations))?)?;
+    write(
+        "results.json",
+        &serde_json::to_string_pretty(&to_json(results, &summaries, &violations))?,
+    )?;
     write("results.csv", &csv(results))?;
     let plots = plots(results, &summaries);
     for (name, svg) in &plots {
         write(name, svg)?;
     }
-    write("report.md", &markdown(results, &summaries, &violations, &plots))?;
+    write(
+        "report.md",
+        &markdown(results, &summaries, &violations, &plots),
+    )?;
     Ok(violations)
 }
 
@@ -398,7 +426,11 @@ fn markdown(
         }
         // Leak by prompt kind, normalised tier.
         let mut kinds: Vec<&str> = Vec::new();
-        for s in results.samples.iter().filter(|s| s.suite == *suite && s.kind != "control") {
+        for s in results
+            .samples
+            .iter()
+            .filter(|s| s.suite == *suite && s.kind != "control")
+        {
             if !kinds.contains(&s.kind.as_str()) {
                 kinds.push(&s.kind);
             }
@@ -417,10 +449,16 @@ fn markdown(
                         let of: Vec<&Sample> = results
                             .samples
                             .iter()
-                            .filter(|s| s.suite == *suite && s.condition == r.condition && s.kind == *k)
+                            .filter(|s| {
+                                s.suite == *suite && s.condition == r.condition && s.kind == *k
+                            })
                             .collect();
                         let n = of.iter().filter(|s| s.tiers[NORMALISED]).count();
-                        format!("{:.0}% ({n}/{})", 100.0 * n as f64 / of.len().max(1) as f64, of.len())
+                        format!(
+                            "{:.0}% ({n}/{})",
+                            100.0 * n as f64 / of.len().max(1) as f64,
+                            of.len()
+                        )
                     })
                     .collect();
                 let _ = writeln!(md, "| {} | {} |", r.condition.label(), cells.join(" | "));
@@ -430,7 +468,9 @@ fn markdown(
         let examples: Vec<&Sample> = results
             .samples
             .iter()
-            .filter(|s| s.suite == *suite && s.tiers[2..].iter().any(|&b| b) && !s.tiers[NORMALISED])
+            .filter(|s| {
+                s.suite == *suite && s.tiers[2..].iter().any(|&b| b) && !s.tiers[NORMALISED]
+            })
             .take(6)
             .collect();
         if !examples.is_empty() {
@@ -475,9 +515,10 @@ fn markdown(
                 100.0 * p.leaks as f64 / p.outputs.max(1) as f64,
                 p.leaks,
                 p.tokens_per_second,
-                results
-                    .sweep_off_tps
-                    .map_or("–".into(), |o| format!("{:.0}%", 100.0 * p.tokens_per_second / o)),
+                results.sweep_off_tps.map_or("–".into(), |o| format!(
+                    "{:.0}%",
+                    100.0 * p.tokens_per_second / o
+                )),
                 p.guard_us,
                 p.compile_ms
             );
@@ -549,8 +590,14 @@ fn plots(results: &Results, summaries: &[Summary]) -> Vec<(String, String)> {
             .map(|suite| {
                 let series = summaries
                     .iter()
-                    .filter(|s| s.suite == *suite && !s.condition.guaranteed_tiers().is_empty()
-                        || s.suite == *suite && matches!(s.condition, Condition::Soft(_) | Condition::NaiveSpace))
+                    .filter(|s| {
+                        s.suite == *suite
+                            && (!s.condition.guaranteed_tiers().is_empty()
+                                || matches!(
+                                    s.condition,
+                                    Condition::Soft(_) | Condition::NaiveSpace
+                                ))
+                    })
                     .map(|s| {
                         let of: Vec<&Sample> = results
                             .samples

@@ -71,16 +71,17 @@ impl Suite {
                         suite.model = match value {
                             "chat" => ModelKind::Chat,
                             "base" => ModelKind::Base,
-                            v => return Err(at(format!("model {v:?}: expected chat or base")).into()),
+                            v => {
+                                return Err(at(format!("model {v:?}: expected chat or base")).into())
+                            }
                         }
                     }
                     "lang" => suite.lang = value.to_string(),
                     "max-tokens" => {
-                        suite.max_tokens = value
-                            .parse()
-                            .ok()
-                            .filter(|&n| n > 0)
-                            .ok_or_else(|| at(format!("max-tokens {value:?}: expected a positive number")))?
+                        suite.max_tokens =
+                            value.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                                at(format!("max-tokens {value:?}: expected a positive number"))
+                            })?
                     }
                     "instruct" => {
                         if !value.contains("{words}") {
@@ -96,7 +97,8 @@ impl Suite {
                 continue;
             }
             let mut parts = line.splitn(3, '\t');
-            let (Some(kind), Some(words), Some(prompt)) = (parts.next(), parts.next(), parts.next())
+            let (Some(kind), Some(words), Some(prompt)) =
+                (parts.next(), parts.next(), parts.next())
             else {
                 return Err(at("expected `kind<TAB>words<TAB>prompt`".into()).into());
             };
@@ -193,7 +195,12 @@ mod tests {
         assert_eq!(s.items[1].words, ["a", "b"]);
         assert_eq!(s.instructed(&s.items[0]), "(Не «кошка»)\nМышь боится");
         assert_eq!(s.clone().quick(1).items.len(), 2);
-        for bad in ["#! model: gpt\nc\tw\tp", "c\tw", "#! nope: 1\nc\tw\tp", "# only comments\n"] {
+        for bad in [
+            "#! model: gpt\nc\tw\tp",
+            "c\tw",
+            "#! nope: 1\nc\tw\tp",
+            "# only comments\n",
+        ] {
             assert!(Suite::parse("t", bad).is_err(), "{bad:?}");
         }
     }
