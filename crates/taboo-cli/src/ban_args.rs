@@ -229,12 +229,24 @@ pub fn naive_sequences_with(
     tokenize: &dyn Fn(&str) -> Vec<TokenId>,
     words: &[String],
 ) -> Vec<Vec<TokenId>> {
+    naive_sequences_variants(tokenize, words, true)
+}
+
+/// The naive baseline's sequences, with the leading-space spellings (`" cat"`) or without
+/// them (only `"cat"`, `"Cat"`, `"CAT"`, as a user who forgets that tokenizers glue the space
+/// to the word writes them). `taboo eval` runs both.
+pub fn naive_sequences_variants(
+    tokenize: &dyn Fn(&str) -> Vec<TokenId>,
+    words: &[String],
+    leading_space: bool,
+) -> Vec<Vec<TokenId>> {
     let mut seqs: Vec<Vec<TokenId>> = Vec::new();
     for word in words {
         let mut capital: String = word.chars().take(1).flat_map(char::to_uppercase).collect();
         capital.extend(word.chars().skip(1));
         for form in [word.clone(), capital, word.to_uppercase()] {
-            for text in [form.clone(), format!(" {form}")] {
+            let spaced = leading_space.then(|| format!(" {form}"));
+            for text in std::iter::once(form.clone()).chain(spaced) {
                 let ids = tokenize(&text);
                 if !ids.is_empty() && !seqs.contains(&ids) {
                     seqs.push(ids);

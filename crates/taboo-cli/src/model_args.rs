@@ -33,10 +33,7 @@ impl ModelArgs {
         if let Some(p) = &self.model {
             return p.clone();
         }
-        default_model_candidates()
-            .into_iter()
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| Path::new("models").join(DEFAULT_MODEL))
+        find_model(DEFAULT_MODEL)
     }
 
     /// Loads the model.
@@ -47,21 +44,31 @@ impl ModelArgs {
                 threads: self.threads,
                 context_size: self.ctx_size,
                 verbose: self.verbose,
+                ..EngineOptions::default()
             },
         )
     }
 }
 
-fn default_model_candidates() -> Vec<PathBuf> {
+/// `models/<file>` in the current directory, one of its parents, or the taboo source tree,
+/// whichever exists first (else `models/<file>`, for the error message).
+pub fn find_model(file: &str) -> PathBuf {
+    model_candidates(file)
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| Path::new("models").join(file))
+}
+
+fn model_candidates(file: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(cwd) = std::env::current_dir() {
         for dir in cwd.ancestors() {
-            out.push(dir.join("models").join(DEFAULT_MODEL));
+            out.push(dir.join("models").join(file));
         }
     }
     // The source tree this binary was built from: lets `target/release/taboo` find the model
     // from any directory on a developer's machine.
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    out.push(repo.join("models").join(DEFAULT_MODEL));
+    out.push(repo.join("models").join(file));
     out
 }

@@ -93,6 +93,7 @@ fn help_has_examples_on_every_command() {
         &["explain", "--help"],
         &["trace", "--help"],
         &["bench", "--help"],
+        &["eval", "--help"],
     ] {
         let o = taboo().args(args).output().unwrap();
         assert!(o.status.success());

@@ -128,6 +128,22 @@ impl Backtracker {
         tokens: &mut Vec<TokenId>,
         at: usize,
     ) -> Result<&'e [f32]> {
+        let (drop, before) = self.take_back(guard, prompt, tokens, at)?;
+        engine.rewind(drop)?;
+        engine.feed(&[before])
+    }
+
+    /// The model-free half of [`Backtracker::rewind`]: rolls back the guard and `tokens` to
+    /// position `at` and records the ban there. Returns how many tokens the model's sequence
+    /// must drop and the token to feed again so that its logits are those of position `at`
+    /// (the batched loop feeds it with the other sequences' tokens).
+    pub(crate) fn take_back(
+        &mut self,
+        guard: &mut dyn LogitsGuard,
+        prompt: &[TokenId],
+        tokens: &mut Vec<TokenId>,
+        at: usize,
+    ) -> Result<(usize, TokenId)> {
         let depth = tokens.len() - at;
         guard
             .rollback(depth)
@@ -137,7 +153,6 @@ impl Backtracker {
         } else {
             prompt[prompt.len() - 1]
         };
-        engine.rewind(depth + 1)?;
         // Positions after `at` belong to the future being thrown away.
         self.banned_at
             .resize(self.banned_at.len().max(at + 1), Vec::new());
@@ -146,7 +161,7 @@ impl Backtracker {
         tokens.truncate(at);
         self.backtracks += 1;
         self.rewound_tokens += depth;
-        engine.feed(&[before])
+        Ok((depth + 1, before))
     }
 
     /// Forbids at position `step` the tokens that led into dead ends there — unless that

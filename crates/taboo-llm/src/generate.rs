@@ -140,6 +140,19 @@ pub fn prompt_tokens(engine: &dyn Engine, prompt: &str, raw: bool) -> Result<Vec
     Ok(tokens)
 }
 
+/// Primes `guard` with the prompt: the text of its last [`PRIME_TOKENS`] tokens, and the
+/// tokens themselves for token-id guards.
+pub(crate) fn prime_guard(engine: &dyn Engine, guard: &mut dyn LogitsGuard, prompt: &[TokenId]) {
+    let mut tail = Vec::new();
+    for &t in &prompt[prompt.len().saturating_sub(PRIME_TOKENS)..] {
+        if let TokenPiece::Text(b) = engine.token_piece(t) {
+            tail.extend_from_slice(&b);
+        }
+    }
+    guard.prime(&tail);
+    guard.prime_tokens(prompt);
+}
+
 /// Runs one generation from a fresh sequence.
 ///
 /// `guard` edits the logits of every step (pass `None` for an unconstrained run); `sink`
@@ -170,14 +183,7 @@ pub fn generate<'g>(
     let prefill_secs = prefill.elapsed().as_secs_f64();
 
     if let Some(g) = guard.as_deref_mut() {
-        let mut tail = Vec::new();
-        for &t in &prompt[prompt.len().saturating_sub(PRIME_TOKENS)..] {
-            if let TokenPiece::Text(b) = engine.token_piece(t) {
-                tail.extend_from_slice(&b);
-            }
-        }
-        g.prime(&tail);
-        g.prime_tokens(&prompt);
+        prime_guard(engine, g, &prompt);
     }
 
     let mut sampler = Sampler::new(options.sampling.clone());

@@ -10,6 +10,7 @@
 //! [`Engine`] trait, so the core crate and any other backend stay independent of it.
 
 mod backtrack;
+mod batch;
 mod engine;
 mod error;
 mod generate;
@@ -20,6 +21,9 @@ mod stream;
 mod vocab;
 
 pub use backtrack::Backtrack;
+pub use batch::{
+    generate_batch, log_prob, score_batch, BatchEngine, BatchOutput, BatchRequest, BatchRun, Feed,
+};
 pub use engine::{Engine, TokenPiece};
 pub use error::{Error, Result};
 pub use generate::{generate, prompt_tokens, FinishReason, GenerateOptions, Generation, Stats};

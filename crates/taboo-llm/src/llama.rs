@@ -15,6 +15,7 @@ use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::token_type::LlamaTokenAttr;
 use taboo::TokenId;
 
+use crate::batch::{BatchEngine, Feed};
 use crate::engine::{Engine, TokenPiece};
 use crate::gguf::check_gguf_file;
 use crate::{Error, Result};
@@ -29,6 +30,9 @@ pub struct EngineOptions {
     pub context_size: usize,
     /// Let llama.cpp print its own log to stderr. Off by default.
     pub verbose: bool,
+    /// Independent sequences the context holds, for batched decoding ([`BatchEngine`]): each
+    /// gets `context_size` tokens of KV cache. 1 by default; [`Engine`] uses sequence 0.
+    pub sequences: usize,
 }
 
 impl Default for EngineOptions {
@@ -37,11 +41,13 @@ impl Default for EngineOptions {
             threads: 2,
             context_size: 2048,
             verbose: false,
+            sequences: 1,
         }
     }
 }
 
-/// A GGUF model loaded into llama.cpp with one sequence of KV cache.
+/// A GGUF model loaded into llama.cpp with one sequence of KV cache, or several
+/// ([`EngineOptions::sequences`]) for batched decoding through [`BatchEngine`].
 ///
 /// ```no_run
 /// use taboo_llm::{Engine, EngineOptions, LlamaEngine};
@@ -62,8 +68,13 @@ pub struct LlamaEngine {
     batch_size: usize,
     context_size: usize,
     vocab_size: usize,
-    position: usize,
+    /// Tokens held by each sequence (index = llama.cpp sequence id).
+    positions: Vec<usize>,
 }
+
+/// Most logits rows one decode call may ask for: llama.cpp keeps an output buffer of
+/// rows × vocabulary floats (64 rows of Gemma's 262,144 tokens are 64 MiB).
+const MAX_ROWS_PER_DECODE: usize = 64;
 
 /// llama.cpp allows one backend initialisation per process; every engine shares it.
 fn backend() -> Result<&'static LlamaBackend> {
@@ -102,10 +113,20 @@ impl LlamaEngine {
             })?;
         let model = Box::new(model);
         let context_size = options.context_size.clamp(16, 1 << 20);
-        let batch_size = context_size.min(512);
+        // llama.cpp's LLAMA_MAX_SEQ is 256 (64 in older releases).
+        let sequences = options.sequences.clamp(1, 64);
+        let total = (context_size * sequences).min(1 << 22);
+        let batch_size = total.min(512);
         let threads = options.threads.clamp(1, 256) as i32;
+        // One KV stream per sequence (`kv_unified` off), `context_size` cells each: a
+        // sequence's attention then runs over its own contiguous cells exactly as in a
+        // one-sequence context, so batching does not change its logits. (A unified cache
+        // interleaves the sequences' cells, which reorders the float sums: measured, sampled
+        // outputs drifted apart after a few dozen tokens.)
         let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(context_size as u32))
+            .with_n_ctx(NonZeroU32::new(total as u32))
+            .with_n_seq_max(sequences as u32)
+            .with_kv_unified(false)
             .with_n_batch(batch_size as u32)
             .with_n_ubatch(batch_size as u32)
             .with_n_threads(threads)
@@ -124,13 +145,100 @@ impl LlamaEngine {
             batch_size,
             context_size,
             vocab_size,
-            position: 0,
+            positions: vec![0; sequences],
         })
     }
 
     /// Architecture name from the model's metadata (`llama`, `gemma3` …).
     pub fn architecture(&self) -> Option<String> {
         self.model.meta_val_str("general.architecture").ok()
+    }
+}
+
+impl LlamaEngine {
+    /// Decodes `feeds` in as few llama.cpp batches as fit (distinct sequence ids in one
+    /// batch), calling `rows` with each requested logits row. Leaves the last batch in
+    /// `self.batch`, so [`Engine::feed`] can read the final row from the context.
+    fn decode_feeds(
+        &mut self,
+        feeds: &[Feed<'_>],
+        rows: &mut dyn FnMut(usize, usize, &[f32]),
+    ) -> Result<()> {
+        let mut added: Vec<usize> = vec![0; self.positions.len()];
+        for f in feeds {
+            if f.tokens.is_empty() {
+                return Err(Error::Decode("no tokens to feed".into()));
+            }
+            if f.seq >= self.positions.len() {
+                return Err(Error::Decode(format!(
+                    "sequence {} does not exist (the context holds {})",
+                    f.seq,
+                    self.positions.len()
+                )));
+            }
+            added[f.seq] += f.tokens.len();
+            if self.positions[f.seq] + added[f.seq] > self.context_size {
+                return Err(Error::PromptTooLong {
+                    tokens: self.positions[f.seq] + added[f.seq],
+                    context: self.context_size,
+                });
+            }
+            if let Some(&t) = f.tokens.iter().find(|&&t| t as usize >= self.vocab_size) {
+                return Err(Error::Decode(format!("token id {t} is out of range")));
+            }
+        }
+        let start: Vec<usize> = self.positions.clone();
+        // (feed, token index, batch index) of each row asked for in the batch being filled.
+        let mut wanted: Vec<(usize, usize, i32)> = Vec::new();
+        self.batch.clear();
+        for (fi, f) in feeds.iter().enumerate() {
+            for (ti, &t) in f.tokens.iter().enumerate() {
+                let logits = ti >= f.logits_from;
+                let full = self.batch.n_tokens() as usize >= self.batch_size
+                    || (logits && wanted.len() >= MAX_ROWS_PER_DECODE);
+                if full {
+                    self.decode_batch(&start, &wanted, rows)?;
+                    wanted.clear();
+                    self.batch.clear();
+                }
+                let pos = self.positions[f.seq];
+                let index = self.batch.n_tokens();
+                self.batch
+                    .add(LlamaToken(t as i32), pos as i32, &[f.seq as i32], logits)
+                    .map_err(|e| Error::Decode(e.to_string()))?;
+                self.positions[f.seq] += 1;
+                if logits {
+                    wanted.push((fi, ti, index));
+                }
+            }
+        }
+        if self.batch.n_tokens() > 0 {
+            self.decode_batch(&start, &wanted, rows)?;
+        }
+        Ok(())
+    }
+
+    /// One `llama_decode` of `self.batch`, then the rows in `wanted` (in batch order). On
+    /// failure every sequence is cut back to `start`, so positions stay true.
+    fn decode_batch(
+        &mut self,
+        start: &[usize],
+        wanted: &[(usize, usize, i32)],
+        rows: &mut dyn FnMut(usize, usize, &[f32]),
+    ) -> Result<()> {
+        if let Err(e) = self.ctx.decode(&mut self.batch) {
+            for (seq, &p) in start.iter().enumerate() {
+                if self.positions[seq] != p {
+                    self.positions[seq] = p;
+                    let _ = self.ctx.kv_cache_seq_rm(seq as i32, Some(p as u32), None);
+                }
+            }
+            return Err(Error::Decode(e.to_string()));
+        }
+        for &(fi, ti, index) in wanted {
+            rows(fi, ti, self.ctx.get_logits_ith(index));
+        }
+        Ok(())
     }
 }
 
@@ -144,63 +252,23 @@ impl Engine for LlamaEngine {
     }
 
     fn position(&self) -> usize {
-        self.position
+        self.positions[0]
     }
 
     fn feed(&mut self, tokens: &[TokenId]) -> Result<&[f32]> {
         if tokens.is_empty() {
             return Err(Error::Decode("no tokens to feed".into()));
         }
-        if self.position + tokens.len() > self.context_size {
-            return Err(Error::PromptTooLong {
-                tokens: self.position + tokens.len(),
-                context: self.context_size,
-            });
-        }
-        for chunk in tokens.chunks(self.batch_size) {
-            self.batch.clear();
-            let last = chunk.len() - 1;
-            for (i, &t) in chunk.iter().enumerate() {
-                if t as usize >= self.vocab_size {
-                    return Err(Error::Decode(format!("token id {t} is out of range")));
-                }
-                self.batch
-                    .add(LlamaToken(t as i32), self.position as i32, &[0], i == last)
-                    .map_err(|e| Error::Decode(e.to_string()))?;
-                self.position += 1;
-            }
-            if let Err(e) = self.ctx.decode(&mut self.batch) {
-                // The cache may hold part of the chunk now; drop it so the sequence stays
-                // what `position` says.
-                self.position -= chunk.len();
-                let _ = self
-                    .ctx
-                    .kv_cache_seq_rm(0, Some(self.position as u32), None);
-                return Err(Error::Decode(e.to_string()));
-            }
-        }
+        self.decode_feeds(&[Feed::last(0, tokens)], &mut |_, _, _| {})?;
         Ok(self.ctx.get_logits_ith(self.batch.n_tokens() - 1))
     }
 
     fn rewind(&mut self, n: usize) -> Result<()> {
-        if n > self.position {
-            return Err(Error::Rewind(format!(
-                "asked for {n} tokens, the sequence holds {}",
-                self.position
-            )));
-        }
-        let keep = self.position - n;
-        self.ctx
-            .kv_cache_seq_rm(0, Some(keep as u32), None)
-            .map_err(|e| Error::Rewind(e.to_string()))?;
-        self.position = keep;
-        Ok(())
+        self.rewind_sequence(0, n)
     }
 
     fn reset(&mut self) -> Result<()> {
-        self.ctx.clear_kv_cache();
-        self.position = 0;
-        Ok(())
+        self.reset_sequence(0)
     }
 
     fn tokenize(&self, text: &str, special: bool) -> Vec<TokenId> {
@@ -248,5 +316,53 @@ impl Engine for LlamaEngine {
         self.model
             .apply_chat_template(&template, &[message], true)
             .map_err(|e| Error::ChatTemplate(format!("llama.cpp does not know it: {e}")))
+    }
+}
+
+impl BatchEngine for LlamaEngine {
+    fn sequences(&self) -> usize {
+        self.positions.len()
+    }
+
+    fn sequence_position(&self, seq: usize) -> usize {
+        self.positions.get(seq).copied().unwrap_or(0)
+    }
+
+    fn decode(
+        &mut self,
+        feeds: &[Feed<'_>],
+        rows: &mut dyn FnMut(usize, usize, &[f32]),
+    ) -> Result<()> {
+        self.decode_feeds(feeds, rows)
+    }
+
+    fn rewind_sequence(&mut self, seq: usize, n: usize) -> Result<()> {
+        let held = self.sequence_position(seq);
+        if seq >= self.positions.len() || n > held {
+            return Err(Error::Rewind(format!(
+                "asked for {n} tokens of sequence {seq}, it holds {held}"
+            )));
+        }
+        let keep = held - n;
+        self.ctx
+            .kv_cache_seq_rm(seq as i32, Some(keep as u32), None)
+            .map_err(|e| Error::Rewind(e.to_string()))?;
+        self.positions[seq] = keep;
+        Ok(())
+    }
+
+    fn reset_sequence(&mut self, seq: usize) -> Result<()> {
+        if seq >= self.positions.len() {
+            return Err(Error::Rewind(format!("sequence {seq} does not exist")));
+        }
+        if self.positions.len() == 1 {
+            self.ctx.clear_kv_cache();
+        } else {
+            self.ctx
+                .kv_cache_seq_rm(seq as i32, None, None)
+                .map_err(|e| Error::Rewind(e.to_string()))?;
+        }
+        self.positions[seq] = 0;
+        Ok(())
     }
 }

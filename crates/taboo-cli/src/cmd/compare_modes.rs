@@ -16,11 +16,10 @@ use std::sync::Arc;
 
 use taboo::{
     Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, NaiveGuard,
-    TokenId,
 };
 use taboo_llm::{
-    generate, prompt_tokens, vocabulary_from_engine, Engine, GenerateOptions, Generation,
-    SamplingConfig,
+    generate, prompt_tokens, score_batch, vocabulary_from_engine, GenerateOptions, Generation,
+    LlamaEngine, SamplingConfig,
 };
 
 use crate::ban_args::{naive_sequences, BacktrackArgs, Mode};
@@ -172,27 +171,12 @@ fn name(mode: Mode) -> &'static str {
     }
 }
 
-/// Sum of −log p(token) over the output under the unconstrained model, fed token by token
-/// after the same chat-templated prompt the generation saw.
-fn output_nll(engine: &mut dyn Engine, prompt: &str, out: &Generation) -> CliResult<f64> {
-    let prompt = prompt_tokens(engine, prompt, false)?;
-    engine.reset()?;
-    let mut logits = engine.feed(&prompt)?.to_vec();
-    let mut nll = 0.0f64;
-    for (i, &t) in out.tokens.iter().enumerate() {
-        nll -= log_prob(&logits, t);
-        if i + 1 < out.tokens.len() {
-            logits.copy_from_slice(engine.feed(&[t])?);
-        }
-    }
-    Ok(nll)
-}
-
-/// log softmax(logits)[t], in f64 so that unlikely tokens do not underflow to −∞.
-fn log_prob(logits: &[f32], t: TokenId) -> f64 {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let sum: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
-    logits[t as usize] as f64 - max - sum.ln()
+/// Sum of −log p(token) over the output under the unconstrained model: the same
+/// chat-templated prompt and the output fed again with no guard (taboo-llm's
+/// [`score_batch`], which `taboo eval` uses too).
+fn output_nll(engine: &mut LlamaEngine, prompt: &str, out: &Generation) -> CliResult<f64> {
+    let prompt = prompt_tokens(&*engine, prompt, false)?;
+    Ok(score_batch(engine, &[(prompt, out.tokens.clone())])?[0])
 }
 
 fn record(tally: &mut Tally, word: &str, out: &Generation, nll: f64, dict: &HashSet<String>) {

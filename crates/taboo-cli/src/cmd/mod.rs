@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod bench_generate;
 pub mod compare_modes;
+pub mod eval;
 pub mod explain;
 pub mod forms;
 pub mod generate;
@@ -58,6 +59,9 @@ pub enum Command {
     /// Print the inflected forms a `forms` ban covers (кошка → кошки, кошку …; run → ran),
     /// and the bundled ban lists.
     Forms(forms::Args),
+    /// Run the evaluation protocol: ban conditions × prompt suites × seeds, leak rates at five
+    /// detector tiers, perplexity, distortion and cost, as JSON, CSV, Markdown and SVG plots.
+    Eval(eval::Args),
 }
 
 impl Command {
@@ -71,6 +75,7 @@ impl Command {
             Command::Trace(args) => trace::run(args),
             Command::CompareModes(args) => compare_modes::run(args),
             Command::Forms(args) => forms::run(args),
+            Command::Eval(args) => eval::run(args),
         }
     }
 }
