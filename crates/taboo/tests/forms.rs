@@ -166,20 +166,7 @@ fn every_form_pymorphy_lists_for_the_issue_words_is_banned() {
             );
         }
     }
-    let cat = morphology.word_forms("кошка").unwrap().forms;
-    for f in [
-        "кошки",
-        "кошке",
-        "кошку",
-        "кошкой",
-        "кошкою",
-        "кошек",
-        "кошкам",
-        "кошками",
-        "кошках",
-    ] {
-        assert!(cat.iter().any(|c| c == f), "{f} missing from {cat:?}");
-    }
+    // The forms themselves are checked against pymorphy3 in russian_forms.rs.
     let man = morphology.word_forms("человек").unwrap().forms;
     assert!(man.iter().any(|f| f == "люди"), "{man:?}");
 }
