@@ -28,7 +28,8 @@ use crate::CliResult;
         taboo bench-generate                          # tokens/s with 0, 1k, 10k banned words\n  \
         taboo bench                                   # the ban engine alone on o200k\n  \
         taboo explain --vocab o200k elephant          # how many ways to spell a word\n  \
-        taboo forms кошка run                          # the forms a --forms ban covers\n  \
+        taboo forms кошка run                         # the forms a --forms ban covers\n  \
+        taboo eval --quick --out /tmp/eval            # leaks, fluency, cost vs the baselines\n  \
         taboo trace --ban cat 'What animal says meow?' # what the ban did, step by step\n  \
         taboo compare-modes --out report.md           # off / naive / hard / backtrack side by side\n  \
         taboo generate --help"
