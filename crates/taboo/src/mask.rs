@@ -415,36 +415,12 @@ impl MaskTable {
             let mut e = Emission::new();
             ns.push(node.byte, lane.fold, &mut e);
             let wrote = top.wrote || !e.as_bytes().is_empty();
-            if past_boundary && !top.wrote {
-                match e.as_bytes().first() {
-                    // Starts with a mark: Part::Boundary has it.
-                    Some(&MARK) => {
-                        i = node.subtree_end as usize;
-                        continue;
-                    }
-                    Some(_) => {}
-                    // Nothing written yet: Part::Boundary has the tokens ending here, the
-                    // walk goes on below.
-                    None => {
-                        let (from, len) = (top.off, top.len);
-                        if lane.doomed_unless(&buf[from..from + len], &ns, Some(MARK)) {
-                            i = node.subtree_end as usize;
-                            continue;
-                        }
-                        // Each frame owns its threads (popping a frame truncates to them).
-                        let off = buf.len();
-                        buf.extend_from_within(from..from + len);
-                        stack.push(Frame {
-                            end: node.subtree_end,
-                            norm: ns,
-                            off,
-                            len,
-                            wrote: false,
-                        });
-                        i += 1;
-                        continue;
-                    }
-                }
+            // Past a complete word, tokens whose first write is a mark are Part::Boundary's,
+            // and so are the marks a character still being read might start with.
+            let covered = (past_boundary && !top.wrote).then_some(MARK);
+            if covered.is_some() && e.as_bytes().first() == covered.as_ref() {
+                i = node.subtree_end as usize;
+                continue;
             }
             cur.clear();
             cur.extend_from_slice(&buf[top.off..top.off + top.len]);
@@ -453,7 +429,8 @@ impl MaskTable {
                 i = node.subtree_end as usize;
                 continue;
             }
-            if !inject && (cur.is_empty() || lane.doomed(&cur, &ns)) {
+            let except = (past_boundary && !wrote).then_some(MARK);
+            if !inject && (cur.is_empty() || lane.doomed(&cur, &ns, except)) {
                 i = node.subtree_end as usize;
                 continue;
             }

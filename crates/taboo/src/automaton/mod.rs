@@ -152,21 +152,11 @@ impl Lane {
     }
 
     /// True when a character is half read and every thread dies on every byte the
-    /// character could be written as: nothing below can match, stay open or be pending.
+    /// character could be written as (not counting characters whose writing starts with
+    /// `except`: those are accounted for elsewhere): nothing below can match, stay open or
+    /// be pending.
     #[inline]
-    pub(crate) fn doomed(&self, threads: &[u32], norm: &NormState) -> bool {
-        self.doomed_unless(threads, norm, None)
-    }
-
-    /// [`Lane::doomed`], not counting the character writing `except` first (that case is
-    /// accounted for elsewhere).
-    #[inline]
-    pub(crate) fn doomed_unless(
-        &self,
-        threads: &[u32],
-        norm: &NormState,
-        except: Option<u8>,
-    ) -> bool {
+    pub(crate) fn doomed(&self, threads: &[u32], norm: &NormState, except: Option<u8>) -> bool {
         let Some(first) = norm.open_char_first_bytes(self.fold) else {
             return false;
         };

@@ -59,8 +59,6 @@ pub struct NormState {
     /// Allowed range of the next continuation byte (it narrows after E0, ED, F0, F4).
     lo: u8,
     hi: u8,
-    /// The lead byte of the open character (0 = none).
-    lead: u8,
     /// The last character written was whitespace.
     after_space: bool,
 }
@@ -77,7 +75,6 @@ impl NormState {
             need: 0,
             lo: 0,
             hi: 0,
-            lead: 0,
             after_space: false,
         }
     }
@@ -96,7 +93,6 @@ impl NormState {
             | (self.lo as u64) << 24
             | (self.hi as u64) << 32
             | (self.after_space as u64) << 40
-            | (self.lead as u64) << 48
     }
 
     /// True when no UTF-8 sequence is open.
@@ -123,7 +119,6 @@ impl NormState {
                     self.cp = 0;
                     self.lo = 0;
                     self.hi = 0;
-                    self.lead = 0;
                 }
                 return out;
             }
@@ -133,7 +128,6 @@ impl NormState {
             self.cp = 0;
             self.lo = 0;
             self.hi = 0;
-            self.lead = 0;
         }
         let (need, lo, hi, bits) = match b {
             0x00..=0x7F => {
@@ -157,7 +151,6 @@ impl NormState {
         self.need = need;
         self.lo = lo;
         self.hi = hi;
-        self.lead = b;
         self.cp = bits as u32;
         out
     }
