@@ -48,7 +48,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::error::{BanError, BanErrorKind};
-use crate::forms::{self, Morphology};
+use crate::forms::Morphology;
 
 /// What [`BanList::expand_forms`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -184,6 +184,7 @@ impl BanList {
     ) -> Result<(BanList, FormsReport), BanError> {
         let mut out = BanList::new();
         let mut report = FormsReport::default();
+        let mut unknown_seen = HashSet::new();
         for entry in &self.entries {
             if !entry.options.forms {
                 out.push(entry.clone());
@@ -197,23 +198,18 @@ impl BanList {
                 }
             };
             report.forms_entries += 1;
-            for (is_word, word) in forms::split_words(&entry.text) {
-                if is_word
-                    && forms::Language::of(word) == forms::Language::Russian
-                    && morphology
-                        .lexemes(word)
-                        .map_err(|e| located(BanError::new(BanErrorKind::Forms(e))))?
-                        .is_empty()
-                    && !report.unknown.iter().any(|u| u == word)
-                {
-                    report.unknown.push(word.to_string());
-                }
-            }
             let options = EntryOptions {
                 forms: false,
                 ..entry.options
             };
-            for form in morphology.phrase_forms(&entry.text).map_err(located)? {
+            let forms = morphology
+                .phrase_forms_noting_unknown(&entry.text, &mut |word| {
+                    if unknown_seen.insert(word.to_string()) {
+                        report.unknown.push(word.to_string());
+                    }
+                })
+                .map_err(located)?;
+            for form in forms {
                 let e = BanEntry::new(&form, options, entry.line).map_err(located)?;
                 if out.push(e) {
                     report.added += 1;

@@ -159,12 +159,26 @@ impl Morphology {
     /// Every form of a phrase: each word (a run of word characters) takes each of its forms,
     /// everything between words stays as written. Fails past [`MAX_FORMS_PER_ENTRY`].
     pub fn phrase_forms(&self, phrase: &str) -> Result<Vec<String>, BanError> {
+        self.phrase_forms_noting_unknown(phrase, &mut |_| {})
+    }
+
+    /// [`Morphology::phrase_forms`], handing each Russian word the dictionary does not know
+    /// to `unknown`.
+    pub(crate) fn phrase_forms_noting_unknown(
+        &self,
+        phrase: &str,
+        unknown: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>, BanError> {
         let mut out = vec![String::new()];
         for (is_word, piece) in split_words(phrase) {
             let choices = if is_word {
-                self.word_forms(piece)
-                    .map_err(|e| BanError::new(BanErrorKind::Forms(e)))?
-                    .forms
+                let forms = self
+                    .word_forms(piece)
+                    .map_err(|e| BanError::new(BanErrorKind::Forms(e)))?;
+                if forms.lexemes.is_empty() && Language::of(piece) == Language::Russian {
+                    unknown(piece);
+                }
+                forms.forms
             } else {
                 vec![piece.to_string()]
             };
