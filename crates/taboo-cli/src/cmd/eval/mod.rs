@@ -400,6 +400,7 @@ pub fn run(args: Args) -> CliResult {
         seeds: args.seeds,
         temperature: args.temperature,
         resamples: args.resamples,
+        morphology: taboo::forms::Morphology::new(),
     };
 
     for kind in [ModelKind::Chat, ModelKind::Base] {
@@ -513,6 +514,8 @@ pub struct Context {
     pub seeds: u64,
     pub temperature: f32,
     pub resamples: usize,
+    /// Word forms for B7, one for the run (the Russian dictionary is read once).
+    pub morphology: taboo::forms::Morphology,
 }
 
 fn git_commit() -> String {
@@ -530,10 +533,11 @@ fn table(
     vocab: &Arc<Vocabulary>,
     words: &[String],
     options: EntryOptions,
+    morphology: &taboo::forms::Morphology,
 ) -> CliResult<Arc<MaskTable>> {
     let list = BanList::from_words(words.iter().map(String::as_str), options)
         .map_err(|e| format!("cannot ban {words:?}: {e}"))?;
-    let (list, _) = list.expand_forms(&taboo::forms::Morphology::new())?;
+    let (list, _) = list.expand_forms(morphology)?;
     let table = Arc::new(MaskTable::new(
         Arc::new(Automaton::compile(&list)?),
         vocab.clone(),
@@ -557,6 +561,7 @@ impl GuardMaker {
         vocab: &Arc<Vocabulary>,
         condition: Condition,
         words: &[String],
+        morphology: &taboo::forms::Morphology,
     ) -> CliResult<GuardMaker> {
         let tokenize = |t: &str| engine.tokenize(t, false);
         Ok(match condition {
@@ -566,11 +571,11 @@ impl GuardMaker {
                 naive_sequences_variants(&tokenize, words, condition == Condition::NaiveSpace),
             )),
             Condition::Hard | Condition::Backtrack => GuardMaker::Automaton(
-                table(vocab, words, EntryOptions::default())?,
+                table(vocab, words, EntryOptions::default(), morphology)?,
                 GuardConfig::default(),
             ),
             Condition::Soft(penalty) => GuardMaker::Automaton(
-                table(vocab, words, EntryOptions::default())?,
+                table(vocab, words, EntryOptions::default(), morphology)?,
                 GuardConfig {
                     mode: taboo::Mode::Soft {
                         penalty,
@@ -580,7 +585,7 @@ impl GuardMaker {
                 },
             ),
             Condition::Full => GuardMaker::Automaton(
-                table(vocab, words, full_entry_options())?,
+                table(vocab, words, full_entry_options(), morphology)?,
                 GuardConfig::default(),
             ),
         })
@@ -640,7 +645,7 @@ fn run_condition(
         } else {
             item.prompt.clone()
         };
-        let maker = GuardMaker::new(engine, vocab, condition, &item.words)?;
+        let maker = GuardMaker::new(engine, vocab, condition, &item.words, &ctx.morphology)?;
         for seed in 0..ctx.seeds {
             requests.push(BatchRequest {
                 prompt: prompt.clone(),
@@ -742,7 +747,7 @@ fn run_sweep(
             );
             // Compile and warm-up time (the list differs per prompt).
             let t0 = Instant::now();
-            let maker = GuardMaker::new(engine, vocab, condition, &words)?;
+            let maker = GuardMaker::new(engine, vocab, condition, &words, &ctx.morphology)?;
             compile_ms += t0.elapsed().as_secs_f64() * 1e3;
             for seed in 0..ctx.seeds {
                 requests.push(BatchRequest {
