@@ -67,6 +67,7 @@ pub struct Args {
 struct Item {
     text: String,
     case_sensitive: bool,
+    regex: bool,
     form_of: Option<String>,
 }
 
@@ -76,10 +77,12 @@ fn items(list: &BanList, forms: bool) -> CliResult<Vec<Item>> {
     let mut out = Vec::new();
     for entry in list.entries() {
         let case_sensitive = entry.options().case_sensitive;
-        if entry.options().regex || !(forms || entry.options().forms) {
+        let regex = entry.options().regex;
+        if regex || !(forms || entry.options().forms) {
             out.push(Item {
                 text: entry.text().to_string(),
                 case_sensitive,
+                regex,
                 form_of: None,
             });
             continue;
@@ -92,6 +95,7 @@ fn items(list: &BanList, forms: bool) -> CliResult<Vec<Item>> {
                 form_of: (form != entry.text()).then(|| entry.text().to_string()),
                 text: form,
                 case_sensitive,
+                regex,
             });
         }
     }
@@ -226,14 +230,8 @@ pub fn run(args: Args) -> CliResult {
 
     let mut entries = Vec::new();
     let (mut total, mut covered) = (0u128, 0u128);
-    let regexes: Vec<&str> = list
-        .entries()
-        .iter()
-        .filter(|e| e.options().regex)
-        .map(|e| e.text())
-        .collect();
     for item in items(&list, args.forms)? {
-        if regexes.contains(&item.text.as_str()) {
+        if item.regex {
             entries.push(json!({"entry": item.text, "regex": true}));
             continue;
         }
