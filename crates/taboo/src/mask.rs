@@ -16,8 +16,10 @@
 //! *pending* (ending it there would complete a whole-word match: the word's letters are all
 //! written) and whether a partial match stays *open*.
 //!
-//! Results are cached per state in a map bounded by a byte budget; when the budget is
-//! exceeded the cache is dropped and refilled (states are values, so nothing ever goes stale).
+//! Results are cached per state in two generations bounded by a byte budget: when the young
+//! generation fills half the budget it becomes the old one and the old one is dropped, so
+//! states in use survive and only those unused for a generation are recomputed (states are
+//! values, so nothing ever goes stale).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -26,8 +28,8 @@ use std::sync::{Arc, RwLock};
 use crate::automaton::{Automaton, Lane, State};
 use crate::bitset::TokenSet;
 use crate::text::{Emission, NormState, MARK};
-use crate::trie::TokenTrie;
-use crate::vocab::{TokenId, Vocabulary};
+use crate::trie::TrieIndex;
+use crate::vocab::Vocabulary;
 
 /// The three token sets of one state. `pending` and `open` never contain forbidden tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,19 +107,29 @@ pub struct MaskStats {
 pub struct MaskTable {
     automaton: Arc<Automaton>,
     vocab: Arc<Vocabulary>,
-    trie: TokenTrie,
+    /// The vocabulary's trie and subtree sets, shared with every table over it.
+    index: Arc<TrieIndex>,
     consts: RwLock<HashMap<(usize, NormState, Part), Arc<Masks>>>,
-    /// The tokens under large trie nodes, as sets, built the first time a walk forbids such
-    /// a subtree whole (after a complete banned word, every token that starts with a space
-    /// or punctuation — half the vocabulary — is one subtree): a set union instead of a
-    /// hundred thousand single inserts.
-    subtree_sets: RwLock<HashMap<u32, Arc<TokenSet>>>,
-    cache: RwLock<HashMap<State, Arc<Masks>>>,
+    cache: RwLock<StateCache>,
     cached_bytes: AtomicUsize,
     budget: usize,
     hits: AtomicU64,
     misses: AtomicU64,
     evictions: AtomicU64,
+}
+
+/// The per-state cache: two generations (see [`MaskTable::masks`]).
+#[derive(Default)]
+struct StateCache {
+    young: HashMap<State, Arc<Masks>>,
+    young_bytes: usize,
+    old: HashMap<State, Arc<Masks>>,
+    old_bytes: usize,
+}
+
+/// Bytes a cached state costs: its masks, its key and the map entry.
+fn cached_size(state: &State, masks: &Masks) -> usize {
+    masks.memory_usage() + state.memory_usage() + 64
 }
 
 /// A part of a state's masks that depends only on the lane and the normaliser state, so it
@@ -149,7 +161,7 @@ enum Walk {
 }
 
 /// Subtrees with at least this many tokens are forbidden by set union (see
-/// `MaskTable::subtree_sets`).
+/// `TrieIndex::subtree_set`).
 const BIG_SUBTREE: usize = 1024;
 
 /// Default byte budget of the per-state cache.
@@ -158,14 +170,13 @@ pub const DEFAULT_CACHE_BUDGET: usize = 64 << 20;
 impl MaskTable {
     /// Builds the token trie of `vocab`; masks are computed on first use.
     pub fn new(automaton: Arc<Automaton>, vocab: Arc<Vocabulary>) -> MaskTable {
-        let trie = TokenTrie::new(&vocab);
+        let index = Arc::clone(vocab.trie_index());
         MaskTable {
             automaton,
             vocab,
-            trie,
+            index,
             consts: RwLock::new(HashMap::new()),
-            subtree_sets: RwLock::new(HashMap::new()),
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(StateCache::default()),
             cached_bytes: AtomicUsize::new(0),
             budget: DEFAULT_CACHE_BUDGET,
             hits: AtomicU64::new(0),
@@ -193,23 +204,44 @@ impl MaskTable {
 
     /// The masks of a state, from the cache or computed now.
     pub fn masks(&self, state: &State) -> Arc<Masks> {
-        if let Some(m) = self.cache.read().expect("mask cache lock").get(state) {
+        let promote = {
+            let cache = self.cache.read().expect("mask cache lock");
+            if let Some(m) = cache.young.get(state) {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Arc::clone(m);
+            }
+            cache.old.get(state).cloned()
+        };
+        let (m, hit) = match promote {
+            Some(m) => (m, true),
+            None => (Arc::new(self.compute(state)), false),
+        };
+        if hit {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            return Arc::clone(m);
+        } else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        let m = Arc::new(self.compute(state));
         if self.budget > 0 {
-            let size = m.memory_usage() + state.memory_usage() + 64;
+            let size = cached_size(state, &m);
             let mut cache = self.cache.write().expect("mask cache lock");
-            if self.cached_bytes.load(Ordering::Relaxed) + size > self.budget {
-                cache.clear();
-                self.cached_bytes.store(0, Ordering::Relaxed);
+            // Two generations, each up to half the budget: when the young one is full it
+            // becomes the old one and the old one is dropped. A state used since the last
+            // turn is found in the young generation or promoted back from the old one, so
+            // the states many sequences share survive; only those unused for a whole
+            // generation are recomputed.
+            if cache.young_bytes + size > self.budget / 2 {
+                cache.old = std::mem::take(&mut cache.young);
+                cache.old_bytes = std::mem::take(&mut cache.young_bytes);
                 self.evictions.fetch_add(1, Ordering::Relaxed);
             }
-            if cache.insert(state.clone(), Arc::clone(&m)).is_none() {
-                self.cached_bytes.fetch_add(size, Ordering::Relaxed);
+            if let Some(old) = cache.old.remove(state) {
+                cache.old_bytes -= cached_size(state, &old);
             }
+            if cache.young.insert(state.clone(), Arc::clone(&m)).is_none() {
+                cache.young_bytes += size;
+            }
+            self.cached_bytes
+                .store(cache.young_bytes + cache.old_bytes, Ordering::Relaxed);
         }
         m
     }
@@ -332,8 +364,8 @@ impl MaskTable {
     /// write nothing at all (a lone lead byte, whitespace after whitespace) are pending and
     /// open, as the text's end or their next character writes a mark first.
     fn walk_boundary(&self, lane: &Lane, norm: NormState, out: &mut Masks) {
-        let nodes = &self.trie.nodes;
-        let order = &self.trie.order;
+        let nodes = &self.index.trie.nodes;
+        let order = &self.index.trie.order;
         // (subtree end, normaliser state) of the nodes above that wrote nothing yet.
         let mut stack: Vec<(u32, NormState)> = vec![(nodes.len() as u32, norm)];
         let mut i = 1usize;
@@ -344,7 +376,7 @@ impl MaskTable {
             }
             let mut ns = stack.last().expect("the root frame spans the whole trie").1;
             let mut e = Emission::new();
-            ns.push(node.byte, lane.fold, &mut e);
+            ns.push(node.byte(), lane.fold, &mut e);
             match e.as_bytes().first() {
                 Some(&MARK) => {
                     self.forbid_subtree(i, out);
@@ -352,7 +384,7 @@ impl MaskTable {
                 }
                 Some(_) => i = node.subtree_end as usize,
                 None => {
-                    for &t in &order[node.tok_start as usize..node.tok_own_end as usize] {
+                    for &t in &order[node.tok_start as usize..node.tok_own_end() as usize] {
                         out.pending.insert(t);
                         out.open.insert(t);
                     }
@@ -365,11 +397,10 @@ impl MaskTable {
 
     /// Forbids every token under trie node `i`.
     fn forbid_subtree(&self, i: usize, out: &mut Masks) {
-        let node = self.trie.nodes[i];
-        let tokens = &self.trie.order[node.tok_start as usize..node.tok_end as usize];
+        let trie = &self.index.trie;
+        let tokens = &trie.order[trie.nodes[i].tok_start as usize..trie.tok_end(i) as usize];
         if tokens.len() >= BIG_SUBTREE {
-            out.forbidden
-                .union_with(&self.subtree_set(i as u32, tokens));
+            out.forbidden.union_with(&self.index.subtree_set(i as u32));
         } else {
             for &t in tokens {
                 out.forbidden.insert(t);
@@ -390,8 +421,8 @@ impl MaskTable {
         }
         let inject = how == Walk::Inject;
         let past_boundary = how == Walk::PastBoundary;
-        let nodes = &self.trie.nodes;
-        let order = &self.trie.order;
+        let nodes = &self.index.trie.nodes;
+        let order = &self.index.trie.order;
         let mut buf: Vec<u32> = threads.to_vec();
         let mut stack = vec![Frame {
             end: nodes.len() as u32,
@@ -413,7 +444,7 @@ impl MaskTable {
             let top = stack.last().expect("the root frame spans the whole trie");
             let mut ns = top.norm;
             let mut e = Emission::new();
-            ns.push(node.byte, lane.fold, &mut e);
+            ns.push(node.byte(), lane.fold, &mut e);
             let wrote = top.wrote || !e.as_bytes().is_empty();
             // Past a complete word, tokens whose first write is a mark are Part::Boundary's,
             // and so are the marks a character still being read might start with.
@@ -434,7 +465,7 @@ impl MaskTable {
                 i = node.subtree_end as usize;
                 continue;
             }
-            let own = &order[node.tok_start as usize..node.tok_own_end as usize];
+            let own = &order[node.tok_start as usize..node.tok_own_end() as usize];
             if !own.is_empty() {
                 let mut fe = Emission::new();
                 ns.finish(lane.fold, &mut fe);
@@ -464,23 +495,6 @@ impl MaskTable {
         }
     }
 
-    /// The set of `tokens`, the tokens under trie node `node`.
-    fn subtree_set(&self, node: u32, tokens: &[TokenId]) -> Arc<TokenSet> {
-        if let Some(s) = self.subtree_sets.read().expect("mask lock").get(&node) {
-            return Arc::clone(s);
-        }
-        let mut set = TokenSet::new(self.vocab.len());
-        for &t in tokens {
-            set.insert(t);
-        }
-        let set = Arc::new(set);
-        self.subtree_sets
-            .write()
-            .expect("mask lock")
-            .insert(node, Arc::clone(&set));
-        set
-    }
-
     /// Cache counters.
     pub fn stats(&self) -> MaskStats {
         MaskStats {
@@ -499,16 +513,8 @@ impl MaskTable {
             .values()
             .map(|m| m.memory_usage())
             .sum();
-        let subtrees: usize = self
-            .subtree_sets
-            .read()
-            .expect("mask lock")
-            .values()
-            .map(|s| s.memory_usage())
-            .sum();
-        self.trie.memory_usage()
+        self.index.memory_usage()
             + consts
-            + subtrees
             + self.cached_bytes.load(Ordering::Relaxed)
             + self.automaton.memory_usage()
     }
@@ -518,7 +524,7 @@ impl std::fmt::Debug for MaskTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MaskTable")
             .field("tokens", &self.vocab.len())
-            .field("trie_nodes", &self.trie.node_count())
+            .field("trie_nodes", &self.index.trie.node_count())
             .field("stats", &self.stats())
             .finish()
     }

@@ -49,7 +49,7 @@ impl<'v> Spellings<'v> {
             let mut child = node + 1;
             let mut found = None;
             while child < end {
-                if nodes[child].byte == b {
+                if nodes[child].byte() == b {
                     found = Some(child);
                     break;
                 }
@@ -58,7 +58,7 @@ impl<'v> Spellings<'v> {
             let Some(c) = found else { break };
             node = c;
             let n = nodes[node];
-            out.extend_from_slice(&self.trie.order[n.tok_start as usize..n.tok_own_end as usize]);
+            out.extend_from_slice(&self.trie.order[n.tok_start as usize..n.tok_own_end() as usize]);
         }
         out
     }

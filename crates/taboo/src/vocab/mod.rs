@@ -9,6 +9,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use crate::bitset::TokenSet;
+use crate::trie::TrieIndex;
 
 pub mod byte_level;
 mod end_of_generation;
@@ -48,8 +52,15 @@ pub struct Vocabulary {
     offsets: Vec<u32>,
     /// Names of special tokens (they are not text, so they keep a name instead).
     special: HashMap<TokenId, String>,
+    /// The same ids as a bit set: [`Vocabulary::token_bytes`] runs on every guard step and
+    /// must not hash.
+    special_set: TokenSet,
     /// Tokens that end generation (EOS, EOT, `<|im_end|>` …).
     eog: Vec<TokenId>,
+    /// The token trie and what mask walks derive from it alone, built on first use and
+    /// shared by every mask table over this vocabulary (a new ban list then costs its own
+    /// walks only).
+    index: OnceLock<Arc<TrieIndex>>,
 }
 
 impl Vocabulary {
@@ -60,7 +71,9 @@ impl Vocabulary {
                 arena: Vec::new(),
                 offsets: vec![0],
                 special: HashMap::new(),
+                special_set: TokenSet::new(0),
                 eog: Vec::new(),
+                index: OnceLock::new(),
             },
         }
     }
@@ -160,7 +173,7 @@ impl Vocabulary {
     /// The bytes of a text token; `None` for special tokens and ids out of range.
     pub fn token_bytes(&self, id: TokenId) -> Option<&[u8]> {
         let i = id as usize;
-        if i >= self.len() || self.special.contains_key(&id) {
+        if i >= self.len() || self.special_set.contains(id) {
             return None;
         }
         Some(&self.arena[self.offsets[i] as usize..self.offsets[i + 1] as usize])
@@ -168,7 +181,12 @@ impl Vocabulary {
 
     /// True for special (control) tokens: they are never text.
     pub fn is_special(&self, id: TokenId) -> bool {
-        self.special.contains_key(&id)
+        self.special_set.contains(id)
+    }
+
+    /// The token trie of this vocabulary, built on first use.
+    pub(crate) fn trie_index(&self) -> &Arc<TrieIndex> {
+        self.index.get_or_init(|| Arc::new(TrieIndex::new(self)))
     }
 
     /// The special tokens' ids, ascending.
@@ -219,6 +237,7 @@ impl Vocabulary {
                 .map(|s| s.capacity() + 16)
                 .sum::<usize>()
             + self.eog.capacity() * 4
+            + self.special_set.memory_usage()
     }
 }
 
@@ -277,6 +296,11 @@ impl VocabularyBuilder {
     pub fn build(mut self) -> Vocabulary {
         let n = self.vocab.len() as TokenId;
         self.vocab.eog.retain(|&id| id < n);
+        let mut special_set = TokenSet::new(n as usize);
+        for &id in self.vocab.special.keys() {
+            special_set.insert(id);
+        }
+        self.vocab.special_set = special_set;
         self.vocab.arena.shrink_to_fit();
         self.vocab.offsets.shrink_to_fit();
         self.vocab
