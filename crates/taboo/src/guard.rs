@@ -346,13 +346,9 @@ impl Guard {
         let mut edit = Edit::new(logits, self.config.measure_mass);
         match self.config.mode {
             Mode::Hard => {
-                for t in masks.forbidden.iter() {
-                    edit.forbid(t);
-                }
+                edit.forbid_set(&masks.forbidden);
                 if last {
-                    for t in masks.pending.iter() {
-                        edit.forbid(t);
-                    }
+                    edit.forbid_set(&masks.pending);
                     // A special token writes no text, so after it the text would end right
                     // here: if that completes a match, it must not be the last token either.
                     if self.is_pending() {
