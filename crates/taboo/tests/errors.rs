@@ -135,3 +135,27 @@ fn disguise_folding_is_for_plain_entries() {
     assert_eq!(e.line(), Some(2));
     assert!(e.to_string().contains("not to regexes"), "{e}");
 }
+
+#[test]
+fn contradictory_options_name_the_line() {
+    for (file, a, b) in [
+        ("cat\n[word substring] dog\n", "word", "substring"),
+        ("cat\n[case nocase] dog\n", "case", "nocase"),
+        ("cat\n[nocase, regex, case] dogs?\n", "nocase", "case"),
+        ("cat\n[substring forms word] dog\n", "substring", "word"),
+    ] {
+        let e = parse_err(file);
+        assert!(
+            matches!(e.kind(), BanErrorKind::ContradictoryOptions(x, y) if x == a && y == b),
+            "{file:?}: {e:?}"
+        );
+        assert_eq!(e.line(), Some(2), "{file:?}");
+        let msg = e.to_string();
+        assert!(msg.starts_with("line 2: "), "{msg}");
+        assert!(msg.contains("contradict"), "{msg}");
+    }
+    // Repeating an option is not a contradiction.
+    let list = BanList::parse("[case case substring substring] Dog\n").unwrap();
+    let o = list.entries()[0].options();
+    assert!(o.case_sensitive && !o.whole_word);
+}
