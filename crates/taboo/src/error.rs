@@ -42,7 +42,7 @@ pub enum BanErrorKind {
     },
     /// The ban file could not be read.
     Io(std::io::Error),
-    /// The combined regex entries need a larger automaton than the limit allows.
+    /// A regex entry needs a larger automaton than the limit allows (the error names it).
     TooComplex(String),
     /// Word forms could not be produced (a dictionary is missing or broken).
     Forms(FormsError),
@@ -130,8 +130,9 @@ impl fmt::Display for BanError {
             BanErrorKind::Io(e) => write!(f, "cannot read the ban file: {e}"),
             BanErrorKind::TooComplex(msg) => write!(
                 f,
-                "the regex entries need too large an automaton ({msg}); \
-                 split long alternations into separate entries or use plain words"
+                "this regex needs too large an automaton ({msg}); a repetition counted after \
+                 an unbounded one multiplies states (`(a|b)*a(a|b){{20}}` needs 2^21 of them): \
+                 count fewer characters, bound the unbounded part, or list plain words"
             ),
             BanErrorKind::Forms(e) => write!(f, "{e}"),
             BanErrorKind::TooManyForms { count, limit } => write!(

@@ -21,8 +21,12 @@ use super::{DEAD, START};
 use crate::error::{BanError, BanErrorKind};
 use crate::text::{whitespace_class, word_class, Fold, MARK};
 
-/// Largest DFA the regex entries may compile to.
-const DFA_SIZE_LIMIT: usize = 256 << 20;
+/// Largest DFA one group of regex entries may compile to, and the most memory its
+/// determinization may use. Determinizing runs at roughly 10–30 MB of DFA a second, so the
+/// limit is also a time bound: a regex whose DFA blows up (`(a|b)*a(a|b){20}` needs 2^21
+/// states) is refused in under a second instead of compiling for most of a minute. Entries
+/// that fit alone but not together are compiled in separate lanes (see `compile_regexes`).
+pub(crate) const DFA_SIZE_LIMIT: usize = 16 << 20;
 
 /// An anchored dense DFA over the normalised stream.
 ///
@@ -38,8 +42,12 @@ pub(crate) struct RegexEngine {
 impl RegexEngine {
     /// Compiles translated regexes (already on the normalised stream) into one DFA.
     pub(crate) fn new(hirs: &[Hir]) -> Result<RegexEngine, BanError> {
-        let too_complex =
-            |e: &dyn std::fmt::Display| BanError::new(BanErrorKind::TooComplex(e.to_string()));
+        let too_complex = |e: &dyn std::fmt::Display| {
+            BanError::new(BanErrorKind::TooComplex(format!(
+                "{e}; the limit is {} MiB",
+                DFA_SIZE_LIMIT >> 20
+            )))
+        };
         let hir = Hir::alternation(hirs.to_vec());
         let nfa = thompson::Compiler::new()
             .configure(
