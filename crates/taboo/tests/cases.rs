@@ -320,3 +320,13 @@ fn confusable_capitals_and_lowercase_close_under_case() {
     pin("[disguise case] Cat", "\u{421}at", true);
     pin("[disguise case] Cat", "\u{441}at", false);
 }
+
+/// Chains of case variants and look-alikes must not make different Latin letters one
+/// (t ~ T ~ 𑢼 ~ 𑣜 ~ y ~ γ ~ Γ ~ Ѓ ~ ѓ ~ r once made "car" a disguised "cat").
+#[test]
+fn different_latin_letters_stay_different_under_disguise() {
+    pin("[disguise] cat", "car", false);
+    pin("[disguise] cat", "cot", false);
+    pin("[disguise] kill", "kiii", false);
+    pin("[disguise case] kill", "kiII", true); // where case matters, I looks like l
+}

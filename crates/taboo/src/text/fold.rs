@@ -241,15 +241,36 @@ pub(crate) fn skeleton_letter(c: char) -> Option<char> {
     Some(t)
 }
 
-/// Look-alike classes: union-find over code points, with a representative per class.
+/// Look-alike classes: union-find over code points, each class labelled with the one
+/// letter it reads as.
+///
+/// Without case folding a class is a UTS #39 prototype and the characters whose skeleton it
+/// is. With case folding, case variants must read alike (a case-insensitive lane cannot
+/// tell К from к), so each case orbit is one node first; then each look-alike edge
+/// `c → t` joins `c`'s orbit to `t`'s and labels the result with `t`'s fold — unless one of
+/// them already reads as another letter. Unchecked, chains through case would make
+/// different letters one (`t` ~ `T` ~ Warang Citi 𑢼, whose lower case looks like `y`, ~ `y`
+/// ~ Greek `γ` ~ `Γ` ~ Cyrillic `Ѓ`, whose lower case looks like `r`): such an edge is
+/// left out instead. Edges to ASCII letters are taken first, so Latin look-alikes win;
+/// an edge between two ASCII letters (`I` → `l`) is left out with case folding, where `I` is
+/// `i`.
 struct Confusables {
     rep: HashMap<char, char>,
 }
 
 impl Confusables {
     fn new(case: bool) -> Confusables {
+        let fold = |c: char| if case { fold_char(c) } else { c };
+        let mut edges: Vec<(char, char)> = foldable_code_points()
+            // Only word characters have a letter to map to (checked first: it is cheap).
+            .filter(|&c| is_word_char(c))
+            .filter_map(|c| skeleton_letter(c).map(|t| (c, t)))
+            .collect();
+        edges.sort_by_key(|&(c, t)| (!t.is_ascii(), c));
+        // Nodes are case-folded characters (or the characters themselves without case
+        // folding).
         let mut parent: HashMap<char, char> = HashMap::new();
-        let mut targets = std::collections::HashSet::new();
+        let mut label: HashMap<char, char> = HashMap::new();
         fn find(parent: &mut HashMap<char, char>, c: char) -> char {
             let mut root = c;
             while let Some(&p) = parent.get(&root) {
@@ -258,7 +279,6 @@ impl Confusables {
                 }
                 root = p;
             }
-            // Path compression.
             let mut x = c;
             while x != root {
                 let next = parent[&x];
@@ -267,56 +287,35 @@ impl Confusables {
             }
             root
         }
-        let union = |parent: &mut HashMap<char, char>, a: char, b: char| {
-            parent.entry(a).or_insert(a);
-            parent.entry(b).or_insert(b);
-            let (ra, rb) = (find(parent, a), find(parent, b));
-            if ra != rb {
-                parent.insert(ra, rb);
-            }
-        };
-        for c in foldable_code_points() {
-            // Only word characters have a letter to map to (checked first: it is cheap).
-            if !is_word_char(c) {
+        for &(c, t) in &edges {
+            let (a, b) = (fold(c), fold(t));
+            if case && a.is_ascii_alphabetic() && b.is_ascii_alphabetic() && a != b {
+                // Capital I looks like small l, but in a case-insensitive lane I is i,
+                // and i and l are different letters.
                 continue;
             }
-            if let Some(t) = skeleton_letter(c) {
-                targets.insert(t);
-                union(&mut parent, c, t);
-                if case {
-                    // Both ends also stand for their case orbits.
-                    union(&mut parent, c, fold_char(c));
-                    union(&mut parent, t, fold_char(t));
-                }
+            parent.entry(a).or_insert(a);
+            parent.entry(b).or_insert(b);
+            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+            let want = fold(t);
+            let fits = |r: char| label.get(&r).is_none_or(|&l| l == want);
+            if ra == rb || !fits(ra) || !fits(rb) {
+                continue;
             }
+            parent.insert(ra, rb);
+            label.remove(&ra);
+            label.insert(rb, want);
         }
-        let members: Vec<char> = parent.keys().copied().collect();
-        let mut classes: HashMap<char, Vec<char>> = HashMap::new();
-        for c in members {
-            let r = find(&mut parent, c);
-            classes.entry(r).or_default().push(c);
-        }
+        // Every character of an edge reads as its class's label (its case variants reach
+        // the table through case folding, which comes first).
         let mut rep = HashMap::new();
-        for (_, class) in classes {
-            // The representative: an ASCII lower-case letter if the class has one, else an
-            // ASCII letter, else the class's UTS #39 prototype (a member others map to that
-            // maps to nothing itself), else the smallest member; with case folding, always
-            // a folded character.
-            let folded_ok = |c: char| !case || fold_char(c) == c;
-            let pick = |pred: &dyn Fn(char) -> bool| {
-                class
-                    .iter()
-                    .copied()
-                    .filter(|&c| folded_ok(c) && pred(c))
-                    .min()
-            };
-            let r = pick(&|c: char| c.is_ascii_lowercase())
-                .or_else(|| pick(&|c: char| c.is_ascii_alphabetic()))
-                .or_else(|| pick(&|c: char| targets.contains(&c) && skeleton_letter(c).is_none()))
-                .or_else(|| pick(&|_| true))
-                .unwrap_or(class[0]);
-            for &c in &class {
-                rep.insert(c, r);
+        for &(c, t) in &edges {
+            for x in [c, t] {
+                let r = find(&mut parent, fold(x));
+                if let Some(&l) = label.get(&r) {
+                    rep.insert(x, l);
+                    rep.insert(fold(x), l);
+                }
             }
         }
         Confusables { rep }
@@ -555,6 +554,15 @@ mod tests {
 mod confusables_tests {
     use super::*;
 
+    const DISGUISE_CI: Fold = Fold {
+        case: true,
+        disguise: true,
+    };
+    const DISGUISE_CS: Fold = Fold {
+        case: false,
+        disguise: true,
+    };
+
     /// The skeleton of one character without marks and default ignorables, as a string.
     fn skeleton_of(c: char) -> String {
         unicode_security::skeleton(&c.to_string())
@@ -628,6 +636,37 @@ mod confusables_tests {
                 );
             }
         }
+    }
+
+    /// Look-alike classes never make two Latin letters one, however long the chain of
+    /// case variants and look-alikes between them; only where case matters does `I` read as
+    /// `l` (they are one glyph in many fonts).
+    #[test]
+    fn latin_letters_stay_apart() {
+        let lower: Vec<String> = ('a'..='z')
+            .map(|c| folded(c, DISGUISE_CI).to_text())
+            .collect();
+        for (i, a) in lower.iter().enumerate() {
+            for (j, b) in lower.iter().enumerate() {
+                assert!(
+                    i == j || a != b,
+                    "{} and {} both read as {a:?}",
+                    (b'a' + i as u8) as char,
+                    (b'a' + j as u8) as char
+                );
+            }
+            assert_eq!(folded((b'A' + i as u8) as char, DISGUISE_CI).to_text(), *a);
+        }
+        let mut merged = Vec::new();
+        let letters: Vec<char> = ('a'..='z').chain('A'..='Z').collect();
+        for (i, &a) in letters.iter().enumerate() {
+            for &b in &letters[i + 1..] {
+                if folded(a, DISGUISE_CS) == folded(b, DISGUISE_CS) {
+                    merged.push((a, b));
+                }
+            }
+        }
+        assert_eq!(merged, [('l', 'I')]);
     }
 
     /// What is left out, one example per reason (see `skeleton_letter`).
