@@ -317,6 +317,9 @@ fn sharp_s_folds_to_ss() {
 fn confusable_capitals_and_lowercase_close_under_case() {
     pin("[disguise] kot", "\u{41A}\u{41E}\u{422}", true); // Cyrillic КОТ
     pin("[disguise] kot", "\u{43A}\u{43E}\u{442}", true); // Cyrillic кот, via К ~ K
+    pin("[disguise] mice", "m\u{456}ce", true); // Cyrillic і
+    pin("[disguise] mice", "M\u{406}CE", true); // Cyrillic І: capital I, so i
+    pin("[disguise] mice", "M\u{399}CE", true); // Greek Ι
     pin("[disguise case] Cat", "\u{421}at", true);
     pin("[disguise case] Cat", "\u{441}at", false);
 }

@@ -261,10 +261,20 @@ struct Confusables {
 impl Confusables {
     fn new(case: bool) -> Confusables {
         let fold = |c: char| if case { fold_char(c) } else { c };
+        // UTS #39 prototypes ignore case: capital I's skeleton is small l. With case
+        // folding an upper-case look-alike is taken to the Latin capital of the same
+        // skeleton instead, so that Cyrillic І and Greek Ι read as I, that is i.
+        let latin_capital = |t: char| ('A'..='Z').find(|&u| skeleton_letter(u).unwrap_or(u) == t);
         let mut edges: Vec<(char, char)> = foldable_code_points()
             // Only word characters have a letter to map to (checked first: it is cheap).
             .filter(|&c| is_word_char(c))
-            .filter_map(|c| skeleton_letter(c).map(|t| (c, t)))
+            .filter_map(|c| {
+                let t = skeleton_letter(c)?;
+                match latin_capital(t) {
+                    Some(u) if case && c.is_uppercase() && u != c => Some((c, u)),
+                    _ => Some((c, t)),
+                }
+            })
             .collect();
         edges.sort_by_key(|&(c, t)| (!t.is_ascii(), c));
         // Nodes are case-folded characters (or the characters themselves without case
