@@ -348,8 +348,8 @@ pub fn run(args: Args) -> CliResult {
             e["naive_blocks"].as_str().unwrap_or("")
         );
     }
-    let share = if total > 0 {
-        covered as f64 / total as f64 * 100.0
+    let share = if total.value() > 0 {
+        covered as f64 / total.value() as f64 * 100.0
     } else {
         0.0
     };
