@@ -1,6 +1,10 @@
 //! The error type for everything a user can get wrong in a ban list.
 
 use std::fmt;
+use std::path::PathBuf;
+
+/// The environment variable that overrides the data directory (see `forms::data_dir`).
+pub(crate) const DATA_DIR_ENV: &str = "TABOO_DATA_DIR";
 
 /// A ban list could not be read, parsed or compiled.
 ///
@@ -29,6 +33,9 @@ pub enum BanErrorKind {
     UnsupportedRegex(String),
     /// An unknown option in a `[...]` prefix.
     UnknownOption(String),
+    /// Two options of a `[...]` prefix contradict each other (`case` and `nocase`, `word`
+    /// and `substring`).
+    ContradictoryOptions(String, String),
     /// The ban file is not valid UTF-8.
     InvalidUtf8 {
         /// Byte offset of the first invalid byte.
@@ -36,10 +43,10 @@ pub enum BanErrorKind {
     },
     /// The ban file could not be read.
     Io(std::io::Error),
-    /// The combined regex entries need a larger automaton than the limit allows.
+    /// A regex entry needs a larger automaton than the limit allows (the error names it).
     TooComplex(String),
     /// Word forms could not be produced (a dictionary is missing or broken).
-    Forms(crate::forms::FormsError),
+    Forms(FormsError),
     /// A phrase has more forms than one entry may expand to.
     TooManyForms {
         /// How many there would be.
@@ -134,6 +141,10 @@ impl fmt::Display for BanError {
                 f,
                 "unknown option {opt:?}; known options are regex, case, nocase, substring, word, disguise, forms"
             ),
+            BanErrorKind::ContradictoryOptions(a, b) => write!(
+                f,
+                "options {a:?} and {b:?} contradict each other; keep one of them"
+            ),
             BanErrorKind::InvalidUtf8 { offset } => write!(
                 f,
                 "the ban file is not valid UTF-8 (first bad byte at offset {offset}); \
@@ -142,8 +153,9 @@ impl fmt::Display for BanError {
             BanErrorKind::Io(e) => write!(f, "cannot read the ban file: {e}"),
             BanErrorKind::TooComplex(msg) => write!(
                 f,
-                "the regex entries need too large an automaton ({msg}); \
-                 split long alternations into separate entries or use plain words"
+                "this regex needs too large an automaton ({msg}); a repetition counted after \
+                 an unbounded one multiplies states (`(a|b)*a(a|b){{20}}` needs 2^21 of them): \
+                 count fewer characters, bound the unbounded part, or list plain words"
             ),
             BanErrorKind::Forms(e) => write!(f, "{e}"),
             BanErrorKind::TooManyForms { count, limit } => write!(
@@ -174,3 +186,59 @@ impl std::error::Error for BanError {
         }
     }
 }
+
+/// Word forms could not be produced.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FormsError {
+    /// The dictionary for a language is not installed where taboo looks for it.
+    DictionaryMissing {
+        /// The language ("Russian").
+        language: &'static str,
+        /// The directory that was searched (`None`: no home directory to search).
+        searched: Option<PathBuf>,
+    },
+    /// A dictionary file exists but cannot be used.
+    Corrupt {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// A dictionary file could not be read.
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The reason.
+        error: std::io::Error,
+    },
+}
+
+impl fmt::Display for FormsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormsError::DictionaryMissing { language, searched } => {
+                write!(
+                    f,
+                    "the {language} dictionary for word forms is not installed"
+                )?;
+                if let Some(dir) = searched {
+                    write!(f, " (looked in {})", dir.display())?;
+                }
+                write!(
+                    f,
+                    "; run scripts/fetch-models.sh to install it, or point ${DATA_DIR_ENV} at a \
+                     directory that has it"
+                )
+            }
+            FormsError::Corrupt { file, what } => write!(
+                f,
+                "{}: {what}; run scripts/fetch-models.sh again to reinstall it",
+                file.display()
+            ),
+            FormsError::Io { file, error } => write!(f, "cannot read {}: {error}", file.display()),
+        }
+    }
+}
+
+impl std::error::Error for FormsError {}

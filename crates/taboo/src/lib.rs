@@ -43,7 +43,7 @@ pub use guard_api::{Applied, LogitsGuard, RollbackError, Violation};
 pub use logits::softmax;
 pub use mask::{MaskStats, MaskTable, Masks, DEFAULT_CACHE_BUDGET};
 pub use naive::NaiveGuard;
-pub use spellings::Spellings;
+pub use spellings::{SpellingCount, Spellings};
 pub use trie::TokenTrie;
 #[cfg(feature = "tiktoken")]
 pub use vocab::TiktokenEncoding;

@@ -125,7 +125,46 @@ fn oversized_regex_is_a_clear_error() {
         .unwrap_err();
     assert!(matches!(e.kind(), BanErrorKind::TooComplex(_)), "{e}");
     assert!(e.to_string().contains("too large"), "{e}");
-    assert_eq!(e.line(), None);
+    assert_eq!(e.line(), Some(1));
+}
+
+/// The regex whose DFA has 2^21 states is refused (the size limit stops determinization
+/// early), and the error names it among other regex entries that are fine.
+#[test]
+fn exponential_regex_is_named_in_the_error() {
+    let file = "[regex] colou?r\n[regex] (a|b)*a(a|b){20}\n[regex] dogs?\n";
+    let e = BanList::parse(file)
+        .and_then(|l| Automaton::compile(&l))
+        .unwrap_err();
+    assert!(matches!(e.kind(), BanErrorKind::TooComplex(_)), "{e}");
+    assert_eq!(e.line(), Some(2), "{e}");
+    assert_eq!(e.entry(), Some("(a|b)*a(a|b){20}"));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("this regex needs too large an automaton"),
+        "{msg}"
+    );
+    assert!(msg.contains("limit is 16 MiB"), "{msg}");
+    assert!(
+        !msg.contains("split"),
+        "no advice to split what is one entry: {msg}"
+    );
+}
+
+/// Many small regex entries that do not fit one DFA together are compiled in several, not
+/// refused with advice to split entries that are already split.
+#[test]
+fn twenty_thousand_regex_lines_compile() {
+    let file: String = (0..20_000)
+        .map(|i| format!("[regex] w{i}[a-z]?x\n"))
+        .collect();
+    let list = BanList::parse(&file).unwrap();
+    let a = Automaton::compile(&list).unwrap();
+    assert!(a.is_match(b"say w19999qx now"));
+    assert!(a.is_match(b"w0x"));
+    assert!(a.is_match(b"W12345X!"));
+    assert!(!a.is_match(b"say w20000x now"));
+    assert!(!a.is_match(b"w1qqx"));
 }
 
 #[test]
@@ -134,4 +173,28 @@ fn disguise_folding_is_for_plain_entries() {
     assert!(matches!(e.kind(), BanErrorKind::UnsupportedRegex(_)));
     assert_eq!(e.line(), Some(2));
     assert!(e.to_string().contains("not to regexes"), "{e}");
+}
+
+#[test]
+fn contradictory_options_name_the_line() {
+    for (file, a, b) in [
+        ("cat\n[word substring] dog\n", "word", "substring"),
+        ("cat\n[case nocase] dog\n", "case", "nocase"),
+        ("cat\n[nocase, regex, case] dogs?\n", "nocase", "case"),
+        ("cat\n[substring forms word] dog\n", "substring", "word"),
+    ] {
+        let e = parse_err(file);
+        assert!(
+            matches!(e.kind(), BanErrorKind::ContradictoryOptions(x, y) if x == a && y == b),
+            "{file:?}: {e:?}"
+        );
+        assert_eq!(e.line(), Some(2), "{file:?}");
+        let msg = e.to_string();
+        assert!(msg.starts_with("line 2: "), "{msg}");
+        assert!(msg.contains("contradict"), "{msg}");
+    }
+    // Repeating an option is not a contradiction.
+    let list = BanList::parse("[case case substring substring] Dog\n").unwrap();
+    let o = list.entries()[0].options();
+    assert!(o.case_sensitive && !o.whole_word);
 }

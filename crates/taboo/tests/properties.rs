@@ -69,6 +69,18 @@ const PIECES: &[&[u8]] = &[
     b"\xf0\x9f",
     b"\x98\x80",
     "\u{E0101}".as_bytes(),
+    // Invisible bidi controls, a decomposed short i, sharp s, a ligature, a mathematical
+    // letter and a Cyrillic look-alike.
+    "\u{200E}".as_bytes(),
+    "\u{2066}".as_bytes(),
+    "\u{306}".as_bytes(),
+    "й".as_bytes(),
+    "ча".as_bytes(),
+    "ß".as_bytes(),
+    "ss".as_bytes(),
+    "\u{FB01}".as_bytes(),
+    "\u{1D41C}".as_bytes(),
+    "\u{441}".as_bytes(),
 ];
 
 const WORDS: &[&str] = &[
@@ -85,6 +97,9 @@ const WORDS: &[&str] = &[
     "a…",
     "run",
     "кот",
+    "чай",
+    "ß",
+    "fi",
 ];
 const REGEXES: &[&str] = &["c[a-z]t", "к[оа]шк\\w*", "(?:cat|ca)s?", "[0-9]x", "a\\.+"];
 
@@ -145,18 +160,54 @@ fn build(tokens: &[Vec<u8>], entries: &[Entry], literal_engine: bool) -> Arc<Mas
     Arc::new(MaskTable::new(Arc::new(a), Arc::new(b.build())))
 }
 
-/// Disguise folding, written independently of the engine's: drop invisible characters and
-/// combining marks, map full-width ASCII and Latin/Cyrillic/Greek look-alikes to Latin.
-fn undisguise_text(s: &str) -> String {
-    const FROM: &str = "авеёкмнорстухіїјѕһԁԛԝүАВЕЁКМНОРСТУХІЇЈЅҺԀԚԜҮαβεηικνορτυχϲϳΑΒΕΖΗΙΚΜΝΟΡΤΥΧϹ";
-    const TO: &str = "abeekmhopctyxiijshdqwyABEEKMHOPCTYXIIJSHDQWYabenikvoptuxcjABEZHIKMNOPTYXC";
-    let marks = regex::Regex::new(r"\p{Mn}").unwrap();
-    let s = marks.replace_all(s, "");
-    s.chars()
-        .filter(|c| !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{AD}' | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}'))
-        .map(|c| match c as u32 {
-            0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap(),
-            _ => FROM.chars().position(|f| f == c).map_or(c, |i| TO.chars().nth(i).unwrap()),
+/// Canonical decomposition (NFD) and, for case-insensitive entries, full case folding (as
+/// upper-then-lower case of the whole string: ß → SS → ss), both done by whole-string
+/// operations of `unicode-normalization` and the standard library rather than the engine's
+/// per-character tables.
+fn canonical(s: &str, case: bool) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let s: String = s.nfd().collect();
+    if case {
+        s.to_uppercase().to_lowercase().nfd().collect()
+    } else {
+        s
+    }
+}
+
+/// Disguise folding, written independently of the engine's: drop default ignorables,
+/// compatibility-decompose and drop nonspacing/enclosing marks (keeping a non-word
+/// character that would decompose into word characters as it is), fold case, then replace
+/// each character by its UTS #39 skeleton when that is one letter. The engine's look-alike
+/// classes are closed under case as well, so it may match more; never less.
+fn undisguise_text(s: &str, case: bool) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let hidden = regex::Regex::new(r"[\p{Mn}\p{Me}\p{Default_Ignorable_Code_Point}]").unwrap();
+    let word = regex::Regex::new(r"^\w$").unwrap();
+    let is_word = |c: char| word.is_match(&c.to_string());
+    let mut out = String::new();
+    for c in s.chars() {
+        let d: String = hidden
+            .replace_all(&c.to_string().nfkd().collect::<String>(), "")
+            .into_owned();
+        if !is_word(c) && d.chars().any(is_word) {
+            out.push(c);
+        } else {
+            out.push_str(&d);
+        }
+    }
+    let out = if case { canonical(&out, true) } else { out };
+    let out = hidden
+        .replace_all(&out.nfkd().collect::<String>(), "")
+        .into_owned();
+    out.chars()
+        .map(|c| {
+            let sk: Vec<char> = unicode_security::skeleton(&c.to_string())
+                .filter(|&d| !hidden.is_match(&d.to_string()))
+                .collect();
+            match sk.as_slice() {
+                [t] if is_word(c) && t.is_alphabetic() => *t,
+                _ => c,
+            }
         })
         .collect()
 }
@@ -199,10 +250,16 @@ fn oracle(entries: &[Entry], text: &[u8], ended: bool) -> Option<String> {
     }
     let decoded = String::from_utf8_lossy(&text).into_owned();
     for (e_text, options) in expand(entries) {
+        let case = !options.case_sensitive;
         let (decoded, entry_text) = if options.disguise {
-            (undisguise_text(&decoded), undisguise_text(&e_text))
+            (
+                undisguise_text(&decoded, case),
+                undisguise_text(&e_text, case),
+            )
+        } else if options.regex {
+            (canonical(&decoded, case), e_text.clone())
         } else {
-            (decoded.clone(), e_text.clone())
+            (canonical(&decoded, case), canonical(&e_text, case))
         };
         let body = if options.regex {
             e_text.clone()

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
-use taboo::{BanList, EntryOptions, Spellings, TiktokenEncoding, TokenId, Vocabulary};
+use taboo::{
+    BanList, EntryOptions, SpellingCount, Spellings, TiktokenEncoding, TokenId, Vocabulary,
+};
 
 use crate::ban_args::naive_sequences_with;
 use crate::model_args::ModelArgs;
@@ -135,7 +137,7 @@ fn lattice(
                 continue;
             }
             reachable[i + len] = true;
-            if ways[i + len] > 0 {
+            if ways[i + len] != 0u128 {
                 arcs.push((len, i, t));
             }
         }
@@ -229,7 +231,7 @@ pub fn run(args: Args) -> CliResult {
     let spellings = Spellings::new(&vocab);
 
     let mut entries = Vec::new();
-    let (mut total, mut covered) = (0u128, 0u128);
+    let (mut total, mut covered) = (SpellingCount::ZERO, 0u128);
     for item in items(&list, args.forms)? {
         if item.regex {
             entries.push(json!({"entry": item.text, "regex": true}));
@@ -239,7 +241,7 @@ pub fn run(args: Args) -> CliResult {
         let written = item.form_of.clone().unwrap_or_else(|| item.text.clone());
         let naive = naive_sequences_with(&*tokenize, &[written]);
         let mut rows = Vec::new();
-        let (mut e_total, mut e_covered) = (0u128, 0u128);
+        let (mut e_total, mut e_covered) = (SpellingCount::ZERO, 0u128);
         for (vi, v) in variants(&item.text, item.case_sensitive)
             .into_iter()
             .enumerate()
@@ -346,8 +348,8 @@ pub fn run(args: Args) -> CliResult {
             e["naive_blocks"].as_str().unwrap_or("")
         );
     }
-    let share = if total > 0 {
-        covered as f64 / total as f64 * 100.0
+    let share = if total.value() > 0 {
+        covered as f64 / total.value() as f64 * 100.0
     } else {
         0.0
     };

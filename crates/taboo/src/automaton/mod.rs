@@ -176,6 +176,51 @@ impl Lane {
     }
 }
 
+/// At most this many regex entries share one DFA. Determinizing costs about (DFA states) ×
+/// (NFA states alive at once), and an anchored start keeps every entry alive at first, so
+/// one DFA for 20,000 small regexes was far slower than a few smaller ones; a lane per
+/// chunk keeps compilation near-linear at the price of stepping a few more lanes.
+const REGEX_CHUNK: usize = 2_000;
+
+/// Compiles regex entries into DFAs (one if they fit). When they do not fit together, each
+/// entry is tried alone first, so that an entry too large by itself is named in the error
+/// (quickly: the size limit stops it within a second); if each fits alone, the group is
+/// split in halves, each half its own lane.
+fn compile_regexes(
+    hirs: &[regex_syntax::hir::Hir],
+    sources: &[&crate::BanEntry],
+    out: &mut Vec<RegexEngine>,
+) -> Result<(), BanError> {
+    let err = match RegexEngine::new(hirs) {
+        Ok(e) => {
+            out.push(e);
+            return Ok(());
+        }
+        Err(e) => e,
+    };
+    if hirs.len() == 1 {
+        let e = err.with_entry(sources[0].text());
+        return Err(match sources[0].line() {
+            Some(l) => e.with_line(l),
+            None => e,
+        });
+    }
+    if hirs.len() > 2 {
+        for (h, e) in hirs.iter().zip(sources) {
+            if let Err(err) = RegexEngine::new(std::slice::from_ref(h)) {
+                let err = err.with_entry(e.text());
+                return Err(match e.line() {
+                    Some(l) => err.with_line(l),
+                    None => err,
+                });
+            }
+        }
+    }
+    let mid = hirs.len() / 2;
+    compile_regexes(&hirs[..mid], &sources[..mid], out)?;
+    compile_regexes(&hirs[mid..], &sources[mid..], out)
+}
+
 /// How to compile; the defaults are what a user wants, the switches exist for testing.
 #[derive(Clone, Copy, Debug)]
 pub struct CompileOptions {
@@ -283,6 +328,7 @@ impl Automaton {
         for fold in folds {
             let mut literals: Vec<Vec<u8>> = Vec::new();
             let mut hirs = Vec::new();
+            let mut sources = Vec::new();
             for e in list.entries() {
                 let o = e.options();
                 if o.fold() != fold {
@@ -318,16 +364,18 @@ impl Automaton {
                     t = regex_syntax::hir::Hir::concat(vec![m.clone(), t, m]);
                 }
                 hirs.push(t);
+                sources.push(e);
             }
             if !literals.is_empty() {
                 let engine = LiteralEngine::new(literals.iter().map(Vec::as_slice));
                 lanes.push(Lane::new(fold, Engine::Literal(engine)));
             }
-            if !hirs.is_empty() {
-                lanes.push(Lane::new(
-                    fold,
-                    Engine::Regex(Box::new(RegexEngine::new(&hirs)?)),
-                ));
+            let mut engines = Vec::new();
+            for (hirs, sources) in hirs.chunks(REGEX_CHUNK).zip(sources.chunks(REGEX_CHUNK)) {
+                compile_regexes(hirs, sources, &mut engines)?;
+            }
+            for engine in engines {
+                lanes.push(Lane::new(fold, Engine::Regex(Box::new(engine))));
             }
         }
         Ok(Automaton {

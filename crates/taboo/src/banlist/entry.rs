@@ -13,15 +13,16 @@ pub struct EntryOptions {
     /// The text is a regular expression (regex-syntax dialect; no anchors or `\b`: use
     /// `whole_word`). Off by default.
     pub regex: bool,
-    /// Letter case must match exactly. Off by default: КОШКА = кошка (Unicode simple case
-    /// folding).
+    /// Letter case must match exactly. Off by default: КОШКА = кошка, STRASSE = straße
+    /// (Unicode full case folding).
     pub case_sensitive: bool,
     /// The entry must stand as a whole word: a non-word character (or the edge of the text)
     /// on both sides, so banning "cat" keeps "category". On by default.
     pub whole_word: bool,
-    /// Undo disguises before matching: look-alike letters (Cyrillic с for Latin c, Greek ο
-    /// for o …), invisible characters (zero-width space, soft hyphen, combining accents) and
-    /// full-width forms; see [`crate::text::undisguise`]. Plain entries only. Off by default.
+    /// Undo disguises before matching, by Unicode's data: invisible (default-ignorable)
+    /// characters, compatibility forms (full-width, mathematical letters, ligatures), marks
+    /// (ко́шка, й as и) and look-alike letters of UTS #39 (Cyrillic с for Latin c, Greek ο
+    /// for o); see [`crate::text::folded`]. Plain entries only. Off by default.
     pub disguise: bool,
     /// The entry stands for every inflected form of its words (кошка: кошки, кошку …; cat:
     /// cats; run: ran, running); see [`crate::forms`]. A list with such entries is expanded

@@ -34,9 +34,9 @@
 //!
 //! `#` starts a comment only at the start of a line, so entries like `C#` work. The options:
 //! `regex` (the entry is a regular expression), `case` / `nocase` (case-sensitive, or not: the
-//! default), `substring` / `word` (match anywhere, or only as a whole word: the default),
-//! `disguise` (undo look-alike letters, invisible characters and full-width forms; plain
-//! entries only), `forms` (every inflected form of each word, see [`crate::forms`]; plain
+//! default; giving both is an error), `substring` / `word` (match anywhere, or only as a whole
+//! word: the default; giving both is an error), `disguise` (undo look-alike letters,
+//! invisible characters, marks and compatibility forms; plain entries only), `forms` (every inflected form of each word, see [`crate::forms`]; plain
 //! entries only; expand the list with [`BanList::expand_forms`] before compiling).
 
 pub(crate) mod entry;

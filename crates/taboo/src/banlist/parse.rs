@@ -18,7 +18,28 @@ pub(crate) fn parse_line(line: &str, number: usize) -> Result<Option<BanEntry>, 
                 BanError::new(BanErrorKind::UnknownOption(rest.to_string())).with_line(number)
             );
         };
+        // Each pair of opposite options may be given once, one side of it: `[word substring]`
+        // or `[case nocase]` has no meaning a reader could trust, so it is an error.
+        let mut case_given: Option<&str> = None;
+        let mut word_given: Option<&str> = None;
         for opt in rest[..close].split([' ', ',']).filter(|o| !o.is_empty()) {
+            let slot = match opt {
+                "case" | "nocase" => Some(&mut case_given),
+                "word" | "substring" => Some(&mut word_given),
+                _ => None,
+            };
+            if let Some(slot) = slot {
+                if let Some(first) = *slot {
+                    if first != opt {
+                        return Err(BanError::new(BanErrorKind::ContradictoryOptions(
+                            first.to_string(),
+                            opt.to_string(),
+                        ))
+                        .with_line(number));
+                    }
+                }
+                *slot = Some(opt);
+            }
             match opt {
                 "regex" => options.regex = true,
                 "case" => options.case_sensitive = true,

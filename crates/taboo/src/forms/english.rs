@@ -25,6 +25,10 @@ use std::sync::OnceLock;
 
 use super::Lexeme;
 
+/// Irregular plurals WordNet's noun exception list lacks because the plural is a lemma of
+/// its own there (people, dice): `(plural, singular)`.
+const EXTRA_IRREGULAR_PLURALS: &[(&str, &str)] = &[("people", "person"), ("dice", "die")];
+
 /// A part of speech that has forms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Pos {
@@ -83,16 +87,21 @@ struct PosData {
 }
 
 impl PosData {
-    fn parse(lemmas: &'static str, exceptions: &'static str) -> PosData {
+    fn parse(
+        lemmas: &'static str,
+        exceptions: &'static str,
+        extra: &[(&'static str, &'static str)],
+    ) -> PosData {
         let mut bases: HashMap<&str, Vec<&str>> = HashMap::new();
         let mut irregular: HashMap<&str, Vec<&str>> = HashMap::new();
-        for line in exceptions.lines() {
+        let listed = exceptions.lines().flat_map(|line| {
             let mut fields = line.split(' ');
-            let Some(form) = fields.next() else { continue };
-            for base in fields {
-                bases.entry(form).or_default().push(base);
-                irregular.entry(base).or_default().push(form);
-            }
+            let form = fields.next().unwrap_or("");
+            fields.map(move |base| (form, base))
+        });
+        for (form, base) in listed.chain(extra.iter().copied()) {
+            bases.entry(form).or_default().push(base);
+            irregular.entry(base).or_default().push(form);
         }
         PosData {
             lemmas: lemmas.lines().collect(),
@@ -115,14 +124,17 @@ impl English {
             noun: PosData::parse(
                 include_str!("../../data/english/noun.txt"),
                 include_str!("../../data/english/noun.exc"),
+                EXTRA_IRREGULAR_PLURALS,
             ),
             verb: PosData::parse(
                 include_str!("../../data/english/verb.txt"),
                 include_str!("../../data/english/verb.exc"),
+                &[],
             ),
             adjective: PosData::parse(
                 include_str!("../../data/english/adj.txt"),
                 include_str!("../../data/english/adj.exc"),
+                &[],
             ),
         })
     }
@@ -206,36 +218,40 @@ fn lexeme(lemma: &str, pos: Pos, data: &English, pos_name: &str) -> Lexeme {
         .irregular
         .get(lemma)
         .map_or(&[], Vec::as_slice);
-    // Where WordNet lists irregular forms, they replace the rule's: "see" has saw and seen,
-    // not "seed"; "hop" has hopped and hopping, not "hoped".
-    let irregular_ing = irregular.iter().any(|f| f.ends_with("ing"));
+    // WordNet's exception lists add forms; they do not take the rule's away: "learn" has
+    // learned and learnt, "prove" proved and proven, "hang" hanged and hung. Only where a
+    // verb has an irregular past and the rule's past is a verb WordNet knows in its own
+    // right is the rule's form left out: "seed" is not the past of "see" (but "lied", a
+    // noun of its own, is the past of "lie").
     let irregular_past = irregular.iter().any(|f| !f.ends_with("ing"));
+    let is_other_word = |f: &str| f != lemma && data.verb.lemmas.contains(f);
     match pos {
         Pos::Noun => {
             for f in plural(lemma) {
                 push(f);
+            }
+            // "-man" nouns take -men (woman → women, fireman → firemen), which WordNet's
+            // list leaves to its detachment rule; "human" → humans also stays.
+            if let Some(stem) = lemma.strip_suffix("man") {
+                push(format!("{stem}men"));
             }
         }
         Pos::Verb => {
             for f in plural(lemma) {
                 push(f);
             }
-            if !irregular_past {
-                for f in past(lemma) {
+            for f in past(lemma) {
+                if !(irregular_past && is_other_word(&f)) {
                     push(f);
                 }
             }
-            if !irregular_ing {
-                for f in progressive(lemma) {
-                    push(f);
-                }
+            for f in progressive(lemma) {
+                push(f);
             }
         }
         Pos::Adjective => {
-            if irregular.is_empty() {
-                for f in comparative(lemma) {
-                    push(f);
-                }
+            for f in comparative(lemma) {
+                push(f);
             }
         }
     }
@@ -387,12 +403,13 @@ mod tests {
             assert!(run.contains(f), "{f} missing from {run:?}");
         }
         assert!(!run.contains("runner"), "a derivation is not a form");
-        assert!(
-            !run.contains("runned"),
-            "irregular forms replace the rule's"
-        );
-        // Rules must not reach other words: "seed" is not a form of "see", "hoping" is not
-        // one of "hop".
+        // The rule's forms stay beside the irregular ones ("runned" is not a word, so
+        // banning it costs nothing) ...
+        assert!(run.contains("runned"));
+        let learn = forms("learn");
+        assert!(learn.contains("learned") && learn.contains("learnt"));
+        // ... but rules must not reach other words: "seed" is not a form of "see",
+        // "hoping" is not one of "hop".
         assert!(!forms("see").contains("seed"));
         assert!(!forms("hop").contains("hoping") && forms("hop").contains("hopping"));
         let mouse = forms("mouse");

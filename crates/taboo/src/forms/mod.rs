@@ -18,6 +18,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+pub use crate::error::FormsError;
 use crate::error::{BanError, BanErrorKind};
 use crate::text::is_word_char;
 pub use russian::RussianDictionary;
@@ -259,7 +260,7 @@ impl LetterCase {
 }
 
 /// The environment variable that overrides the data directory.
-pub const DATA_DIR_ENV: &str = "TABOO_DATA_DIR";
+pub const DATA_DIR_ENV: &str = crate::error::DATA_DIR_ENV;
 
 /// Where taboo keeps data it does not carry inside the binary: `$TABOO_DATA_DIR`, else
 /// `$XDG_DATA_HOME/taboo`, else `~/.local/share/taboo`. The Russian dictionary lives in its
@@ -274,59 +275,3 @@ pub fn data_dir() -> Option<PathBuf> {
     }
     non_empty("HOME").map(|home| PathBuf::from(home).join(".local/share/taboo"))
 }
-
-/// Word forms could not be produced.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum FormsError {
-    /// The dictionary for a language is not installed where taboo looks for it.
-    DictionaryMissing {
-        /// The language ("Russian").
-        language: &'static str,
-        /// The directory that was searched (`None`: no home directory to search).
-        searched: Option<PathBuf>,
-    },
-    /// A dictionary file exists but cannot be used.
-    Corrupt {
-        /// The file.
-        file: PathBuf,
-        /// What is wrong with it.
-        what: String,
-    },
-    /// A dictionary file could not be read.
-    Io {
-        /// The file.
-        file: PathBuf,
-        /// The reason.
-        error: std::io::Error,
-    },
-}
-
-impl fmt::Display for FormsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FormsError::DictionaryMissing { language, searched } => {
-                write!(
-                    f,
-                    "the {language} dictionary for word forms is not installed"
-                )?;
-                if let Some(dir) = searched {
-                    write!(f, " (looked in {})", dir.display())?;
-                }
-                write!(
-                    f,
-                    "; run scripts/fetch-models.sh to install it, or point ${DATA_DIR_ENV} at a \
-                     directory that has it"
-                )
-            }
-            FormsError::Corrupt { file, what } => write!(
-                f,
-                "{}: {what}; run scripts/fetch-models.sh again to reinstall it",
-                file.display()
-            ),
-            FormsError::Io { file, error } => write!(f, "cannot read {}: {error}", file.display()),
-        }
-    }
-}
-
-impl std::error::Error for FormsError {}

@@ -3,8 +3,10 @@
 //! Both come from Unicode data that regex-syntax already carries, so the engine, its regex
 //! entries and the `regex` crate used as an independent oracle in tests agree on them:
 //! word characters are `[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]` (UTS #18 `\w`), and
-//! case folding is *simple* case folding, mapping each character to the smallest member of its
-//! fold orbit (K, k and the Kelvin sign K all become `k`).
+//! [`fold_char`] is *simple* case folding, mapping each character to one member of its fold
+//! orbit (K, k and the Kelvin sign K all become `k`); the full folding the normaliser uses
+//! (`ß` → `ss`) is built on it in `fold.rs`. The marks and default-ignorable classes that
+//! disguise folding drops come from the same data.
 //!
 //! Lookups happen for every character of every token during mask walks, so the Basic
 //! Multilingual Plane is precomputed into one flat table (256 KiB); other planes use binary
@@ -16,14 +18,17 @@ use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, HirKind};
 
 /// Bit set in a BMP table entry when the character is a word character.
 const WORD_BIT: u32 = 1 << 31;
-/// Bit set in a BMP table entry when the character is a combining mark (`\p{Mn}`).
+/// Bit set in a BMP table entry when the character is a nonspacing or enclosing mark
+/// (`\p{Mn}`, `\p{Me}`).
 const MARK_BIT: u32 = 1 << 30;
 
 struct Tables {
     /// Sorted, disjoint ranges of word characters.
     word_ranges: Vec<(u32, u32)>,
-    /// Sorted, disjoint ranges of combining marks (`\p{Mn}`).
+    /// Sorted, disjoint ranges of nonspacing and enclosing marks (`\p{Mn}`, `\p{Me}`).
     mark_ranges: Vec<(u32, u32)>,
+    /// Sorted, disjoint ranges of `Default_Ignorable_Code_Point`.
+    ignorable_ranges: Vec<(u32, u32)>,
     /// Sorted `(char, folded)` pairs for every character whose fold differs from itself.
     folds: Vec<(u32, u32)>,
     /// For each BMP code point: folded code point | WORD_BIT | MARK_BIT.
@@ -62,11 +67,15 @@ fn build_tables() -> Tables {
         .iter()
         .map(|r| (r.start() as u32, r.end() as u32))
         .collect();
-    let mark_ranges: Vec<(u32, u32)> = class_of(r"\p{Mn}")
-        .ranges()
-        .iter()
-        .map(|r| (r.start() as u32, r.end() as u32))
-        .collect();
+    let ranges = |pattern: &str| -> Vec<(u32, u32)> {
+        class_of(pattern)
+            .ranges()
+            .iter()
+            .map(|r| (r.start() as u32, r.end() as u32))
+            .collect()
+    };
+    let mark_ranges = ranges(r"[\p{Mn}\p{Me}]");
+    let ignorable_ranges = ranges(r"\p{Default_Ignorable_Code_Point}");
     // Characters with a non-trivial simple case-fold orbit all have a case mapping, so they
     // are found among the characters whose lower or upper case differs from themselves.
     let mut folds = Vec::new();
@@ -88,7 +97,13 @@ fn build_tables() -> Tables {
         // The orbit's representative: the lowercase of its smallest member when that is in
         // the orbit (so ASCII letters fold to ASCII lowercase, matching the fast path),
         // otherwise the smallest member itself.
-        let members: Vec<char> = class.iter().flat_map(|r| r.start()..=r.end()).collect();
+        // Marks are left out of the choice: iota's orbit holds U+0345, the combining
+        // ypogegrammeni, and text folded to a mark would lose its iotas wherever marks are
+        // dropped (disguise folding).
+        let mut members: Vec<char> = class.iter().flat_map(|r| r.start()..=r.end()).collect();
+        if members.len() > 1 {
+            members.retain(|&m| !is_mark_char(m));
+        }
         let min = members[0];
         let mut lower = min.to_lowercase();
         let rep = match (lower.next(), lower.next()) {
@@ -112,9 +127,23 @@ fn build_tables() -> Tables {
     Tables {
         word_ranges,
         mark_ranges,
+        ignorable_ranges,
         folds,
         bmp,
     }
+}
+
+/// True for any mark (`\p{M}`), while the tables are being built.
+fn is_mark_char(c: char) -> bool {
+    static MARKS: OnceLock<Vec<(u32, u32)>> = OnceLock::new();
+    let marks = MARKS.get_or_init(|| {
+        class_of(r"\p{M}")
+            .ranges()
+            .iter()
+            .map(|r| (r.start() as u32, r.end() as u32))
+            .collect()
+    });
+    in_ranges(marks, c as u32)
 }
 
 fn in_ranges(ranges: &[(u32, u32)], cp: u32) -> bool {
@@ -154,9 +183,15 @@ pub fn is_word_char(c: char) -> bool {
     }
 }
 
-/// True for combining marks (`\p{Mn}`), such as the stress mark in ко́шка.
+/// True for `Default_Ignorable_Code_Point`: characters with no glyph of their own.
+pub(crate) fn is_default_ignorable(c: char) -> bool {
+    in_ranges(&tables().ignorable_ranges, c as u32)
+}
+
+/// True for nonspacing and enclosing marks (`\p{Mn}`, `\p{Me}`), such as the stress mark in
+/// ко́шка.
 #[inline]
-pub(crate) fn is_combining_mark(c: char) -> bool {
+pub(crate) fn is_nonspacing_mark(c: char) -> bool {
     let cp = c as u32;
     if cp < 0x300 {
         return false;

@@ -4,9 +4,12 @@
 //! decoded as UTF-8 (invalid sequences become U+FFFD exactly as `String::from_utf8_lossy`
 //! does), and every character is written to the stream as follows:
 //!
+//! - first the character is *folded* ([`folded`]): canonically decomposed, case-folded when
+//!   the lane ignores case, and with disguise folding compatibility-decomposed, stripped of
+//!   marks and invisible characters and mapped to look-alike representatives; each
+//!   character of the result is then written as follows;
 //! - a word character (`\w` in the Unicode sense: Alphabetic, marks, decimal digits, connector
-//!   punctuation, join controls) is written as itself, case-folded when the lane ignores case
-//!   (and undisguised when the lane folds disguises: see [`undisguise`]);
+//!   punctuation, join controls) is written as itself;
 //! - a run of whitespace is written once as `MARK ' ' MARK`;
 //! - any other character `c` is written as `MARK c MARK`;
 //! - start and end of text are written as a single `MARK`.
@@ -19,10 +22,11 @@
 //! never forge a mark.
 
 mod classes;
-mod disguise;
+mod fold;
 mod normalizer;
 
 pub use classes::{fold_char, is_word_char};
 pub(crate) use classes::{whitespace_class, word_class};
-pub use disguise::undisguise;
+pub(crate) use fold::changed_chars;
+pub use fold::{folded, Folded};
 pub use normalizer::{normalize, Emission, Fold, NormState, MARK};

@@ -1,8 +1,8 @@
 //! The streaming normaliser: raw bytes in, normalised bytes out, one byte at a time, from any
 //! saved state. See the module docs of [`crate::text`] for the stream's definition.
 
-use super::classes::{fold_char, is_word_char};
-use super::disguise::undisguise;
+use super::classes::is_word_char;
+use super::fold::{folded, Folded, MAX_WRITTEN_BYTES};
 
 /// The boundary mark written around non-word characters and at the edges of the text.
 pub const MARK: u8 = 0x01;
@@ -10,9 +10,10 @@ pub const MARK: u8 = 0x01;
 /// How a lane folds text before matching.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Fold {
-    /// Letter case is ignored (Unicode simple case folding).
+    /// Letter case is ignored (Unicode full case folding).
     pub case: bool,
-    /// Disguises are undone (look-alike letters, invisible characters, full-width forms).
+    /// Disguises are undone (invisible characters, compatibility forms, marks, look-alike
+    /// letters); see [`crate::text::folded`].
     pub disguise: bool,
 }
 
@@ -31,18 +32,6 @@ impl Fold {
     /// Index 0..4, for per-fold tables.
     pub(crate) fn index(self) -> usize {
         self.case as usize | (self.disguise as usize) << 1
-    }
-
-    /// A letter as written to the stream. Disguises were undone before (on the letter as
-    /// written, so that an uppercase look-alike maps to an uppercase Latin letter); case
-    /// folding comes last.
-    #[inline]
-    fn letter(self, c: char) -> char {
-        if self.case {
-            fold_char(c)
-        } else {
-            c
-        }
     }
 }
 
@@ -168,21 +157,26 @@ impl NormState {
         out
     }
 
-    /// Writes one character to `out` (see the stream definition).
+    /// Writes one character to `out` (see the stream definition): its folded form, each
+    /// character of which is a word character, whitespace or another character.
     #[inline]
     fn write_char(&mut self, c: char, fold: Fold, out: &mut Emission) {
-        let c = if fold.disguise {
-            match undisguise(c) {
-                Some(c) => c,
-                // Invisible: written as nothing, and the text reads as if it were not there.
-                None => return,
+        match folded(c, fold) {
+            Folded::One(c) => self.write_folded(c, out),
+            // Nothing: invisible, and the text reads as if it were not there.
+            Folded::Many(s) => {
+                for c in s.chars() {
+                    self.write_folded(c, out);
+                }
             }
-        } else {
-            c
-        };
+        }
+    }
+
+    #[inline]
+    fn write_folded(&mut self, c: char, out: &mut Emission) {
         if is_word_char(c) {
             self.after_space = false;
-            out.push_char(fold.letter(c));
+            out.push_char(c);
         } else if c.is_whitespace() {
             if !self.after_space {
                 out.push(MARK);
@@ -194,7 +188,7 @@ impl NormState {
             self.after_space = false;
             let c = if c == '\u{1}' { '\u{FFFD}' } else { c };
             out.push(MARK);
-            out.push_char(fold.letter(c));
+            out.push_char(c);
             out.push(MARK);
         }
     }
@@ -218,11 +212,12 @@ impl NormState {
     }
 }
 
-/// The normalised bytes produced by one raw byte: at most two characters, each written as
-/// mark + up to 4 bytes + mark.
+/// The normalised bytes produced by one raw byte: one character's folded form (at most
+/// [`MAX_WRITTEN_BYTES`]), or U+FFFD and then an ASCII character or another U+FFFD (an
+/// invalid byte inside a sequence, then that byte on its own).
 #[derive(Clone, Copy, Debug)]
 pub struct Emission {
-    buf: [u8; 12],
+    buf: [u8; MAX_WRITTEN_BYTES],
     len: u8,
 }
 
@@ -230,7 +225,7 @@ impl Emission {
     /// An empty emission.
     pub const fn new() -> Emission {
         Emission {
-            buf: [0; 12],
+            buf: [0; MAX_WRITTEN_BYTES],
             len: 0,
         }
     }
