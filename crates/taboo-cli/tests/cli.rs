@@ -211,6 +211,128 @@ fn unwritable_output_is_an_error_and_a_closed_pipe_is_not() {
     assert!(stderr(&o).is_empty(), "stderr: {}", stderr(&o));
 }
 
+/// The write end of a pipe whose reader has already exited: any write to it fails with
+/// EPIPE, as `taboo … | head -1` does once `head` is done (without the race of closing the
+/// reader while the child runs).
+fn closed_pipe() -> Stdio {
+    let mut reader = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
+    let write_end = reader.stdin.take().unwrap();
+    reader.wait().unwrap();
+    Stdio::from(write_end)
+}
+
+/// Runs `taboo <args>` into a full disk (`/dev/full`): exit 1 with "cannot write output", and
+/// into a closed pipe: exit 0 and nothing on stderr but what the command prints there anyway
+/// (`stderr_ok` lines, e.g. `taboo bench`'s table), never a panic.
+fn assert_write_failures_handled(args: &[&str], stderr_ok: &dyn Fn(&str) -> bool) {
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let o = taboo()
+        .args(args)
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{args:?} into /dev/full: {err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("taboo: cannot write output: ") && last.contains("No space left"),
+        "{args:?} into /dev/full: {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+
+    let o = taboo()
+        .args(args)
+        .stdout(closed_pipe())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{args:?} into a closed pipe: {err}"
+    );
+    assert!(
+        err.lines().all(stderr_ok),
+        "{args:?} into a closed pipe: {err}"
+    );
+}
+
+#[test]
+fn forms_explain_and_bench_exit_quietly_on_a_closed_pipe_and_fail_on_a_full_disk() {
+    let nothing = |_: &str| false;
+    assert_write_failures_handled(&["forms", "кошка", "run"], &nothing);
+    assert_write_failures_handled(&["forms", "--json", "кошка"], &nothing);
+    assert_write_failures_handled(&["forms", "--lists"], &nothing);
+    assert_write_failures_handled(&["explain", "--vocab", "r50k", "cat"], &nothing);
+    assert_write_failures_handled(&["explain", "--vocab", "r50k", "--json", "cat"], &nothing);
+    // `taboo bench` prints its table on stderr whatever happens to stdout.
+    let table = |l: &str| l.starts_with("list ") || l.starts_with("en ");
+    assert_write_failures_handled(
+        &[
+            "bench",
+            "--vocab",
+            "r50k",
+            "--words",
+            "10",
+            "--languages",
+            "en",
+        ],
+        &table,
+    );
+}
+
+#[test]
+fn trace_and_bench_generate_exit_quietly_on_a_closed_pipe_and_fail_on_a_full_disk() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let model = smollm2();
+    let model = model.to_str().unwrap();
+    let nothing = |_: &str| false;
+    for json in [false, true] {
+        let mut args = vec![
+            "trace",
+            "--model",
+            model,
+            "--max-tokens",
+            "2",
+            "--ban",
+            "cat",
+        ];
+        if json {
+            args.push("--json");
+        }
+        args.push(MEOW);
+        assert_write_failures_handled(&args, &nothing);
+    }
+    assert_write_failures_handled(
+        &[
+            "bench-generate",
+            "--model",
+            model,
+            "--words",
+            "0",
+            "--rounds",
+            "1",
+            "--max-tokens",
+            "2",
+        ],
+        &nothing,
+    );
+    assert_write_failures_handled(
+        &[
+            "generate",
+            "--model",
+            model,
+            "--max-tokens",
+            "2",
+            "--json",
+            MEOW,
+        ],
+        &nothing,
+    );
+}
+
 #[test]
 fn prompt_from_stdin_and_json_shape() {
     let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());

@@ -14,6 +14,7 @@
 //! lemmas → forms; `entries`: the forms compiled); `--ban-list` measures bundled lists the
 //! same way. `--model` measures on a GGUF model's vocabulary (Gemma 3: 262,144 tokens).
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,6 +27,7 @@ use taboo::{
     TokenId, Vocabulary,
 };
 
+use crate::output::Stdout;
 use crate::tiktoken_args::{encoder, parse_vocab};
 use crate::CliResult;
 
@@ -163,7 +165,9 @@ pub fn run(args: Args) -> CliResult {
         "peak_rss_mb": peak_rss_mb(),
         "lists": lists,
     });
-    println!("{report}");
+    let mut stdout = Stdout::lock();
+    writeln!(stdout, "{report}")?;
+    stdout.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,6 +2,7 @@
 //! run — unconstrained, then with growing lists of dictionary words — on the same model,
 //! prompt and settings. Rounds are interleaved so that machine noise hits every column alike.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use taboo::{Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, M
 use taboo_llm::{generate, vocabulary_from_engine, GenerateOptions};
 
 use crate::model_args::ModelArgs;
+use crate::output::Stdout;
 use crate::CliResult;
 
 /// Measure generation speed unconstrained and with 1,000 and 10,000 banned words.
@@ -126,21 +128,25 @@ pub fn run(args: Args) -> CliResult {
         .iter()
         .find(|c| c.words == 0)
         .map(|c| median(&c.speeds));
-    println!(
+    let mut stdout = Stdout::lock();
+    writeln!(
+        stdout,
         "model {} · {} threads · {} tokens × {} rounds (medians) · hard mode, mass not measured",
         args.model.path().display(),
         args.model.threads,
         args.max_tokens,
         args.rounds.max(1)
-    );
-    println!(
+    )?;
+    writeln!(
+        stdout,
         "{:>13} {:>11} {:>9} {:>9} {:>15} {:>13}",
         "banned words", "compile ms", "tok/s", "vs none", "guard µs/token", "masked steps"
-    );
+    )?;
     for col in &columns {
         let speed = median(&col.speeds);
         let ratio = base.map_or(String::from("-"), |b| format!("{:.1}%", 100.0 * speed / b));
-        println!(
+        writeln!(
+            stdout,
             "{:>13} {:>11.1} {:>9.1} {:>9} {:>15.1} {:>12.1}%",
             col.words,
             col.compile_ms,
@@ -148,8 +154,9 @@ pub fn run(args: Args) -> CliResult {
             ratio,
             median(&col.guard_us),
             100.0 * col.masked as f64 / col.tokens.max(1) as f64
-        );
+        )?;
     }
+    stdout.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,6 +8,7 @@ use taboo_llm::{generate, FinishReason, GenerateOptions, SamplingConfig};
 
 use crate::ban_args::BanArgs;
 use crate::model_args::ModelArgs;
+use crate::output::Stdout;
 use crate::CliResult;
 
 /// Generate text with banned words masked out of the model's logits.
@@ -152,7 +153,7 @@ pub fn run(args: Args) -> CliResult {
         &INTERRUPTED,
     )?;
 
-    let mut out_lock = stdout.lock();
+    let mut out_lock = Stdout::lock();
     if json {
         let s = &out.stats;
         let value = serde_json::json!({
@@ -176,7 +177,7 @@ pub fn run(args: Args) -> CliResult {
     } else {
         writeln!(out_lock)?;
     }
-    out_lock.flush()?;
+    out_lock.finish()?;
     Ok(if out.finish_reason == FinishReason::Interrupted {
         ExitCode::from(130)
     } else {
