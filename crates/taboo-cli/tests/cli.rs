@@ -125,6 +125,37 @@ fn a_text_file_is_not_a_model() {
 }
 
 #[test]
+fn a_device_a_directory_or_a_fifo_is_not_a_model() {
+    let fifo = std::env::temp_dir().join(format!("taboo-cli-{}-fifo", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let dir = std::env::temp_dir();
+    let cases: [(&std::path::Path, &str); 3] = [
+        (
+            "/dev/zero".as_ref(),
+            "it is a character device, not a regular file",
+        ),
+        (&dir, "it is a directory, not a regular file"),
+        // Opening a FIFO for reading would block until a writer came: it must not be opened.
+        (&fifo, "it is a FIFO (named pipe), not a regular file"),
+    ];
+    for (path, why) in cases {
+        for command in ["generate", "explain"] {
+            let o = taboo()
+                .arg(command)
+                .arg("--model")
+                .arg(path)
+                .arg("hi")
+                .output()
+                .unwrap();
+            assert_clean_failure(&o, &format!("{}: not a GGUF file: {why}", path.display()));
+        }
+    }
+    std::fs::remove_file(&fifo).unwrap();
+}
+
+#[test]
 fn a_truncated_model_is_refused() {
     let full = std::fs::read(smollm2()).unwrap();
     for keep in [10, full.len() / 50, full.len() / 2, full.len() - 1] {

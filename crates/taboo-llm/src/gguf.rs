@@ -110,6 +110,20 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_or_a_device_is_not_a_file() {
+        let e = check_gguf_file(&std::env::temp_dir()).unwrap_err();
+        assert!(matches!(e, Error::NotGguf { .. }), "{e}");
+        assert!(e.to_string().contains("it is a directory"), "{e}");
+        let e = check_gguf_file(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("it is a character device, not a regular file"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn wrong_magic_and_missing_file() {
         let p = write("text", b"hello, this is not a model at all");
         let e = check_gguf_file(&p).unwrap_err().to_string();
