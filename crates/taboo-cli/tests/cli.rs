@@ -156,6 +156,84 @@ fn a_device_a_directory_or_a_fifo_is_not_a_model() {
 }
 
 #[test]
+fn out_of_range_numbers_are_refused_at_parsing() {
+    // Refused before any model is loaded: the model path does not even exist.
+    let cases: [(&[&str], &str); 14] = [
+        (
+            &["--temperature", "-0.5"],
+            "'--temperature <T>': expected a number of at least 0",
+        ),
+        (&["--temperature", "NaN"], "'--temperature <T>'"),
+        (&["--temperature", "inf"], "'--temperature <T>'"),
+        (
+            &["--top-p", "0"],
+            "'--top-p <P>': expected a number in (0, 1]",
+        ),
+        (&["--top-p", "1.01"], "'--top-p <P>'"),
+        (
+            &["--min-p", "-0.1"],
+            "'--min-p <P>': expected a number in [0, 1]",
+        ),
+        (&["--min-p", "2"], "'--min-p <P>'"),
+        (
+            &["--repeat-penalty", "0"],
+            "'--repeat-penalty <X>': expected a number above 0",
+        ),
+        (&["--repeat-penalty", "NaN"], "'--repeat-penalty <X>'"),
+        (&["--penalty", "-inf"], "'--penalty <X>'"),
+        (
+            &["--backtrack-below", "1.5"],
+            "'--backtrack-below <MASS>': expected a number in [0, 1]",
+        ),
+        (
+            &["--threads", "0"],
+            "'--threads <N>': expected a whole number from 1 to 256",
+        ),
+        (&["--threads", "100000"], "'--threads <N>'"),
+        (
+            &["--ctx-size", "0"],
+            "'--ctx-size <N>': expected a whole number from 16",
+        ),
+    ];
+    for (flag, needle) in cases {
+        let o = taboo()
+            .args(["generate", "--model", "/nonexistent/model.gguf"])
+            .args(flag)
+            .arg("hi")
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{flag:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{flag:?}: expected {needle:?} in {err}"
+        );
+    }
+    let o = taboo()
+        .args(["bench-generate", "--rounds", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("'--rounds <N>'"), "{}", stderr(&o));
+    // The bounds themselves are accepted: the run gets as far as the missing model.
+    let o = taboo()
+        .args(["generate", "--model", "/nonexistent/model.gguf"])
+        .args(["--temperature", "0", "--top-p", "1", "--min-p", "1"])
+        .args([
+            "--backtrack-below",
+            "0",
+            "--threads",
+            "256",
+            "--ctx-size",
+            "16",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "not found");
+}
+
+#[test]
 fn a_truncated_model_is_refused() {
     let full = std::fs::read(smollm2()).unwrap();
     for keep in [10, full.len() / 50, full.len() / 2, full.len() - 1] {
@@ -168,6 +246,11 @@ fn a_truncated_model_is_refused() {
             .output()
             .unwrap();
         assert_clean_failure(&o, "truncated");
+        assert!(
+            stderr(&o).contains("run scripts/fetch-models.sh again, or pass --model PATH"),
+            "{}",
+            stderr(&o)
+        );
     }
 }
 
@@ -208,6 +291,34 @@ fn a_prompt_longer_than_the_context_is_refused() {
         .output()
         .unwrap();
     assert_clean_failure(&o, "--ctx-size");
+}
+
+#[test]
+fn a_context_longer_than_the_model_was_trained_on_is_refused() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    // SmolLM2 was trained on 8192 tokens; a million-token context used to be allocated (and
+    // grew the process past 10 GB) before anything failed.
+    let o = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(smollm2())
+        .args(["--ctx-size", "1000000", "hi"])
+        .output()
+        .unwrap();
+    assert_clean_failure(
+        &o,
+        "a context of 1000000 tokens is longer than the model's training context of 8192 \
+         tokens; pass --ctx-size 8192 or less",
+    );
+    // The training context itself is allowed.
+    let o = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(smollm2())
+        .args(["--ctx-size", "8192", "--max-tokens", "1", "hi"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]
@@ -484,7 +595,7 @@ fn backtracking_keeps_the_banned_word_out_without_gluing_words() {
 
 #[test]
 fn explain_counts_the_spellings_a_token_ban_misses() {
-    // DESIGN.md measured 169 spellings of " elephant" in GPT-2's vocabulary.
+    // 169 spellings of " elephant" in GPT-2's vocabulary (docs/ENGINE.md §7).
     let o = taboo()
         .args(["explain", "--vocab", "r50k", "--json", "elephant"])
         .output()

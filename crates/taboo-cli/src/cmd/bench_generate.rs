@@ -13,6 +13,7 @@ use taboo::{Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, M
 use taboo_llm::{generate, vocabulary_from_engine, GenerateOptions};
 
 use crate::model_args::ModelArgs;
+use crate::numbers;
 use crate::output::Stdout;
 use crate::CliResult;
 
@@ -34,7 +35,13 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 128)]
     max_tokens: usize,
     /// Runs per list size (the median is reported).
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 3,
+        allow_hyphen_values = true,
+        value_parser = numbers::at_least_one,
+    )]
     rounds: usize,
     /// The prompt (chat-templated).
     #[arg(
@@ -106,7 +113,7 @@ pub fn run(args: Args) -> CliResult {
         measure_mass: false,
         ..GuardConfig::default()
     };
-    for _ in 0..args.rounds.max(1) {
+    for _ in 0..args.rounds {
         for col in &mut columns {
             let mut guard = col.table.as_ref().map(|t| Guard::new(t.clone(), config));
             let out = generate(
@@ -135,7 +142,7 @@ pub fn run(args: Args) -> CliResult {
         args.model.path().display(),
         args.model.threads,
         args.max_tokens,
-        args.rounds.max(1)
+        args.rounds
     )?;
     writeln!(
         stdout,

@@ -15,6 +15,7 @@ use serde_json::json;
 use taboo::{BanList, EntryOptions, Spellings, TiktokenEncoding, TokenId, Vocabulary};
 
 use crate::ban_args::naive_sequences_with;
+use crate::hints::context;
 use crate::model_args::ModelArgs;
 use crate::output::Stdout;
 use crate::tiktoken_args::{encoder, parse_vocab};
@@ -91,7 +92,7 @@ fn items(list: &BanList, forms: bool) -> CliResult<Vec<Item>> {
         }
         for form in morphology
             .phrase_forms(entry.text())
-            .map_err(|e| format!("{:?}: {e}", entry.text()))?
+            .map_err(context(format!("{:?}", entry.text())))?
         {
             out.push(Item {
                 form_of: (form != entry.text()).then(|| entry.text().to_string()),

@@ -8,6 +8,7 @@ use serde_json::json;
 use taboo::forms::{Language, Morphology};
 use taboo::lists::LISTS;
 
+use crate::hints::context;
 use crate::output::Stdout;
 use crate::CliResult;
 
@@ -57,7 +58,7 @@ pub fn run(args: Args) -> CliResult {
         if is_phrase {
             let forms = morphology
                 .phrase_forms(word)
-                .map_err(|e| format!("{word:?}: {e}"))?;
+                .map_err(context(format!("{word:?}")))?;
             out.push(json!({"word": word, "phrase": true, "forms": forms}));
             continue;
         }
