@@ -10,6 +10,7 @@ mod model_args;
 mod numbers;
 mod output;
 mod tiktoken_args;
+mod workload;
 
 use std::process::ExitCode;
 

@@ -8,13 +8,13 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use taboo::workload::{dictionary_words, Language};
 use taboo::{Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable};
 use taboo_llm::{generate, vocabulary_from_engine, GenerateOptions};
 
 use crate::model_args::ModelArgs;
 use crate::numbers;
 use crate::output::Stdout;
+use crate::workload::{dictionary_words, Language};
 use crate::CliResult;
 
 /// Measure generation speed unconstrained and with 1,000 and 10,000 banned words.
