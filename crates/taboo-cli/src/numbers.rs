@@ -122,8 +122,9 @@ mod tests {
     /// The flags refuse exactly what the library refuses.
     #[test]
     fn sampling_flags_agree_with_the_library() {
+        type Parse = fn(&str) -> Result<f32, String>;
         type Set = fn(&mut SamplingConfig, f32);
-        let flags: [(&str, fn(&str) -> Result<f32, String>, Set); 4] = [
+        let flags: [(&str, Parse, Set); 4] = [
             ("temperature", temperature, |c, v| c.temperature = v),
             ("top_p", top_p, |c, v| c.top_p = v),
             ("min_p", min_p, |c, v| c.min_p = v),
