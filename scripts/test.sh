@@ -28,3 +28,16 @@ cargo test --workspace --release -j2 -- --test-threads=1
 
 step "cargo bench --no-run"
 cargo bench --workspace -j2 --no-run
+
+step "core crate without tiktoken (--no-default-features)"
+# tiktoken is opt-in: the core must build and pass its unit tests without it.
+cargo build -p taboo --no-default-features -j2
+cargo test -p taboo --no-default-features --lib -j2
+
+step "core crate packages on its own"
+# Everything the core needs (data files, include_str! paths) is inside crates/taboo.
+cargo package -p taboo --allow-dirty -j2
+
+step "fuzz targets build"
+# Built, not run (scripts/fuzz.sh runs them), so that they keep up with the core's API.
+cargo build --manifest-path fuzz/Cargo.toml --target-dir fuzz/target -j2

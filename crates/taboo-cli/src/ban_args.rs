@@ -7,6 +7,7 @@ use std::sync::Arc;
 use taboo::{Ban, BanBuilder, GuardConfig, LogitsGuard, NaiveGuard, TokenId};
 use taboo_llm::{Backtrack, Engine};
 
+use crate::numbers;
 use crate::CliResult;
 
 /// How banned words are kept out of the output.
@@ -32,8 +33,14 @@ pub enum Mode {
 pub struct BacktrackArgs {
     /// Backtrack mode: rewind when a banned word is half-written and the ban leaves less than
     /// this share of the probability (0.5: the model wanted to end the word more than to go
-    /// on with any allowed continuation). 0 never rewinds; 1 rewinds at any edit.
-    #[arg(long, value_name = "MASS", default_value_t = Backtrack::default().min_mass_left)]
+    /// on with any allowed continuation). In [0, 1]: 0 never rewinds; 1 rewinds at any edit.
+    #[arg(
+        long,
+        value_name = "MASS",
+        default_value_t = Backtrack::default().min_mass_left,
+        allow_hyphen_values = true,
+        value_parser = numbers::share,
+    )]
     pub backtrack_below: f32,
     /// Backtrack mode: most rewinds to one position (each forbids one more token there);
     /// then that position is left to hard masking.
@@ -74,8 +81,14 @@ pub struct BanArgs {
     /// How the ban is enforced.
     #[arg(long, value_enum, default_value_t = Mode::Backtrack)]
     pub mode: Mode,
-    /// Logit penalty of soft mode.
-    #[arg(long, value_name = "X", default_value_t = 10.0)]
+    /// Logit penalty of soft mode, at least 0.
+    #[arg(
+        long,
+        value_name = "X",
+        default_value_t = 10.0,
+        allow_hyphen_values = true,
+        value_parser = numbers::penalty,
+    )]
     pub penalty: f32,
     #[command(flatten)]
     pub backtrack: BacktrackArgs,

@@ -4,9 +4,13 @@
 
 mod ban_args;
 mod cmd;
+mod hints;
 mod html;
 mod model_args;
+mod numbers;
+mod output;
 mod tiktoken_args;
+mod workload;
 
 use std::process::ExitCode;
 
@@ -22,7 +26,7 @@ fn main() -> ExitCode {
         // `taboo generate ... | head -1` is a normal use, not a failure.
         Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("taboo: {e}");
+            eprintln!("taboo: {}", hints::message(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use taboo_llm::{EngineOptions, Error, LlamaEngine};
 
+use crate::numbers;
+
 /// File name `scripts/fetch-models.sh` gives the default model.
 pub const DEFAULT_MODEL: &str = "SmolLM2-135M-Instruct-Q4_1.gguf";
 
@@ -16,11 +18,24 @@ pub struct ModelArgs {
     /// it there).
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
-    /// CPU threads. More than the free cores slows llama.cpp down sharply.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    /// CPU threads, 1 to 256. More than the free cores slows llama.cpp down sharply.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 2,
+        allow_hyphen_values = true,
+        value_parser = numbers::threads,
+    )]
     pub threads: usize,
-    /// Context window in tokens (prompt plus output).
-    #[arg(long, value_name = "N", default_value_t = 2048)]
+    /// Context window in tokens (prompt plus output), from 16 to the model's training
+    /// context.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 2048,
+        allow_hyphen_values = true,
+        value_parser = numbers::ctx_size,
+    )]
     pub ctx_size: usize,
     /// Show llama.cpp's own log on stderr.
     #[arg(long)]

@@ -125,6 +125,115 @@ fn a_text_file_is_not_a_model() {
 }
 
 #[test]
+fn a_device_a_directory_or_a_fifo_is_not_a_model() {
+    let fifo = std::env::temp_dir().join(format!("taboo-cli-{}-fifo", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let dir = std::env::temp_dir();
+    let cases: [(&std::path::Path, &str); 3] = [
+        (
+            "/dev/zero".as_ref(),
+            "it is a character device, not a regular file",
+        ),
+        (&dir, "it is a directory, not a regular file"),
+        // Opening a FIFO for reading would block until a writer came: it must not be opened.
+        (&fifo, "it is a FIFO (named pipe), not a regular file"),
+    ];
+    for (path, why) in cases {
+        for command in ["generate", "explain"] {
+            let o = taboo()
+                .arg(command)
+                .arg("--model")
+                .arg(path)
+                .arg("hi")
+                .output()
+                .unwrap();
+            assert_clean_failure(&o, &format!("{}: not a GGUF file: {why}", path.display()));
+        }
+    }
+    std::fs::remove_file(&fifo).unwrap();
+}
+
+#[test]
+fn out_of_range_numbers_are_refused_at_parsing() {
+    // Refused before any model is loaded: the model path does not even exist.
+    let cases: [(&[&str], &str); 14] = [
+        (
+            &["--temperature", "-0.5"],
+            "'--temperature <T>': expected a number of at least 0",
+        ),
+        (&["--temperature", "NaN"], "'--temperature <T>'"),
+        (&["--temperature", "inf"], "'--temperature <T>'"),
+        (
+            &["--top-p", "0"],
+            "'--top-p <P>': expected a number in (0, 1]",
+        ),
+        (&["--top-p", "1.01"], "'--top-p <P>'"),
+        (
+            &["--min-p", "-0.1"],
+            "'--min-p <P>': expected a number in [0, 1]",
+        ),
+        (&["--min-p", "2"], "'--min-p <P>'"),
+        (
+            &["--repeat-penalty", "0"],
+            "'--repeat-penalty <X>': expected a number above 0",
+        ),
+        (&["--repeat-penalty", "NaN"], "'--repeat-penalty <X>'"),
+        (&["--penalty", "-inf"], "'--penalty <X>'"),
+        (
+            &["--backtrack-below", "1.5"],
+            "'--backtrack-below <MASS>': expected a number in [0, 1]",
+        ),
+        (
+            &["--threads", "0"],
+            "'--threads <N>': expected a whole number from 1 to 256",
+        ),
+        (&["--threads", "100000"], "'--threads <N>'"),
+        (
+            &["--ctx-size", "0"],
+            "'--ctx-size <N>': expected a whole number from 16",
+        ),
+    ];
+    for (flag, needle) in cases {
+        let o = taboo()
+            .args(["generate", "--model", "/nonexistent/model.gguf"])
+            .args(flag)
+            .arg("hi")
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{flag:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{flag:?}: expected {needle:?} in {err}"
+        );
+    }
+    let o = taboo()
+        .args(["bench-generate", "--rounds", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("'--rounds <N>'"), "{}", stderr(&o));
+    // The bounds themselves are accepted: the run gets as far as the missing model.
+    let o = taboo()
+        .args(["generate", "--model", "/nonexistent/model.gguf"])
+        .args(["--temperature", "0", "--top-p", "1", "--min-p", "1"])
+        .args([
+            "--backtrack-below",
+            "0",
+            "--threads",
+            "256",
+            "--ctx-size",
+            "16",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "not found");
+}
+
+#[test]
 fn a_truncated_model_is_refused() {
     let full = std::fs::read(smollm2()).unwrap();
     for keep in [10, full.len() / 50, full.len() / 2, full.len() - 1] {
@@ -137,6 +246,11 @@ fn a_truncated_model_is_refused() {
             .output()
             .unwrap();
         assert_clean_failure(&o, "truncated");
+        assert!(
+            stderr(&o).contains("run scripts/fetch-models.sh again, or pass --model PATH"),
+            "{}",
+            stderr(&o)
+        );
     }
 }
 
@@ -180,6 +294,34 @@ fn a_prompt_longer_than_the_context_is_refused() {
 }
 
 #[test]
+fn a_context_longer_than_the_model_was_trained_on_is_refused() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    // SmolLM2 was trained on 8192 tokens; a million-token context used to be allocated (and
+    // grew the process past 10 GB) before anything failed.
+    let o = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(smollm2())
+        .args(["--ctx-size", "1000000", "hi"])
+        .output()
+        .unwrap();
+    assert_clean_failure(
+        &o,
+        "a context of 1000000 tokens is longer than the model's training context of 8192 \
+         tokens; pass --ctx-size 8192 or less",
+    );
+    // The training context itself is allowed.
+    let o = taboo()
+        .arg("generate")
+        .arg("--model")
+        .arg(smollm2())
+        .args(["--ctx-size", "8192", "--max-tokens", "1", "hi"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
 fn unwritable_output_is_an_error_and_a_closed_pipe_is_not() {
     let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let model = smollm2();
@@ -209,6 +351,128 @@ fn unwritable_output_is_an_error_and_a_closed_pipe_is_not() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     assert!(stderr(&o).is_empty(), "stderr: {}", stderr(&o));
+}
+
+/// The write end of a pipe whose reader has already exited: any write to it fails with
+/// EPIPE, as `taboo … | head -1` does once `head` is done (without the race of closing the
+/// reader while the child runs).
+fn closed_pipe() -> Stdio {
+    let mut reader = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
+    let write_end = reader.stdin.take().unwrap();
+    reader.wait().unwrap();
+    Stdio::from(write_end)
+}
+
+/// Runs `taboo <args>` into a full disk (`/dev/full`): exit 1 with "cannot write output", and
+/// into a closed pipe: exit 0 and nothing on stderr but what the command prints there anyway
+/// (`stderr_ok` lines, e.g. `taboo bench`'s table), never a panic.
+fn assert_write_failures_handled(args: &[&str], stderr_ok: &dyn Fn(&str) -> bool) {
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let o = taboo()
+        .args(args)
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{args:?} into /dev/full: {err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("taboo: cannot write output: ") && last.contains("No space left"),
+        "{args:?} into /dev/full: {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+
+    let o = taboo()
+        .args(args)
+        .stdout(closed_pipe())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{args:?} into a closed pipe: {err}"
+    );
+    assert!(
+        err.lines().all(stderr_ok),
+        "{args:?} into a closed pipe: {err}"
+    );
+}
+
+#[test]
+fn forms_explain_and_bench_exit_quietly_on_a_closed_pipe_and_fail_on_a_full_disk() {
+    let nothing = |_: &str| false;
+    assert_write_failures_handled(&["forms", "кошка", "run"], &nothing);
+    assert_write_failures_handled(&["forms", "--json", "кошка"], &nothing);
+    assert_write_failures_handled(&["forms", "--lists"], &nothing);
+    assert_write_failures_handled(&["explain", "--vocab", "r50k", "cat"], &nothing);
+    assert_write_failures_handled(&["explain", "--vocab", "r50k", "--json", "cat"], &nothing);
+    // `taboo bench` prints its table on stderr whatever happens to stdout.
+    let table = |l: &str| l.starts_with("list ") || l.starts_with("en ");
+    assert_write_failures_handled(
+        &[
+            "bench",
+            "--vocab",
+            "r50k",
+            "--words",
+            "10",
+            "--languages",
+            "en",
+        ],
+        &table,
+    );
+}
+
+#[test]
+fn trace_and_bench_generate_exit_quietly_on_a_closed_pipe_and_fail_on_a_full_disk() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let model = smollm2();
+    let model = model.to_str().unwrap();
+    let nothing = |_: &str| false;
+    for json in [false, true] {
+        let mut args = vec![
+            "trace",
+            "--model",
+            model,
+            "--max-tokens",
+            "2",
+            "--ban",
+            "cat",
+        ];
+        if json {
+            args.push("--json");
+        }
+        args.push(MEOW);
+        assert_write_failures_handled(&args, &nothing);
+    }
+    assert_write_failures_handled(
+        &[
+            "bench-generate",
+            "--model",
+            model,
+            "--words",
+            "0",
+            "--rounds",
+            "1",
+            "--max-tokens",
+            "2",
+        ],
+        &nothing,
+    );
+    assert_write_failures_handled(
+        &[
+            "generate",
+            "--model",
+            model,
+            "--max-tokens",
+            "2",
+            "--json",
+            MEOW,
+        ],
+        &nothing,
+    );
 }
 
 #[test]
@@ -331,7 +595,7 @@ fn backtracking_keeps_the_banned_word_out_without_gluing_words() {
 
 #[test]
 fn explain_counts_the_spellings_a_token_ban_misses() {
-    // DESIGN.md measured 169 spellings of " elephant" in GPT-2's vocabulary.
+    // 169 spellings of " elephant" in GPT-2's vocabulary (docs/ENGINE.md §7).
     let o = taboo()
         .args(["explain", "--vocab", "r50k", "--json", "elephant"])
         .output()

@@ -4,7 +4,7 @@
 //! one cut short by an interrupted download, should end in a clear message, not in whatever the
 //! C++ loader does. The check itself is the core crate's GGUF reader
 //! ([`taboo::vocab::check_gguf_file`]), the same one that loads vocabularies; this module only
-//! turns its answer into the runtime's [`Error`], adding what to do about it.
+//! turns its answer into the runtime's [`Error`], telling a missing file from a foreign one.
 
 use std::io::ErrorKind;
 use std::path::Path;
@@ -26,7 +26,7 @@ use crate::{Error, Result};
 /// ```
 pub fn check_gguf_file(path: &Path) -> Result<GgufMetadata> {
     // The core reader reports a missing file as an I/O error like any other; the runtime has a
-    // better message for it (how to fetch the model), so it looks first.
+    // distinct error for it (an application can say how to get the model), so it looks first.
     match std::fs::metadata(path) {
         Err(e) if e.kind() == ErrorKind::NotFound => {
             return Err(Error::ModelMissing {
@@ -104,9 +104,23 @@ mod tests {
             assert!(matches!(e, Error::NotGguf { .. }), "cut at {cut}: {e}");
             if cut > 0 {
                 let e = e.to_string();
-                assert!(e.contains("truncated") && e.contains("fetch-models"), "{e}");
+                assert!(e.contains("truncated") && e.contains("incomplete"), "{e}");
             }
         }
+    }
+
+    #[test]
+    fn a_directory_or_a_device_is_not_a_file() {
+        let e = check_gguf_file(&std::env::temp_dir()).unwrap_err();
+        assert!(matches!(e, Error::NotGguf { .. }), "{e}");
+        assert!(e.to_string().contains("it is a directory"), "{e}");
+        let e = check_gguf_file(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("it is a character device, not a regular file"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -116,6 +130,6 @@ mod tests {
         assert!(e.contains("GGUF magic"), "{e}");
         let e = check_gguf_file(Path::new("/nonexistent/model.gguf")).unwrap_err();
         assert!(matches!(e, Error::ModelMissing { .. }));
-        assert!(e.to_string().contains("scripts/fetch-models.sh"));
+        assert!(e.to_string().contains("not found"), "{e}");
     }
 }

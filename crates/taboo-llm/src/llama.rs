@@ -122,6 +122,12 @@ impl LlamaEngine {
         let context_size = options.context_size.clamp(16, 1 << 20);
         // llama.cpp's LLAMA_MAX_SEQ is 256 (64 in older releases).
         let sequences = options.sequences.clamp(1, 64);
+        check_context_fits(
+            &model,
+            meta.architecture.as_deref(),
+            context_size,
+            sequences,
+        )?;
         let total = (context_size * sequences).min(1 << 22);
         let batch_size = total.min(512);
         let threads = options.threads.clamp(1, 256) as i32;
@@ -163,6 +169,68 @@ impl LlamaEngine {
     fn ctx(&self) -> &LlamaContext<'_> {
         self.loaded.borrow_dependent()
     }
+}
+
+/// Refuses a context the model cannot use or the machine cannot hold, before llama.cpp
+/// allocates it: a context longer than the model was trained on gives garbage past that
+/// length, and llama.cpp allocates (and clears) the whole KV cache up front, so an oversized
+/// request grows the process by gigabytes before anything fails.
+fn check_context_fits(
+    model: &LlamaModel,
+    architecture: Option<&str>,
+    context_size: usize,
+    sequences: usize,
+) -> Result<()> {
+    if let Some(trained) = meta_u64(model, architecture, "context_length") {
+        if context_size as u64 > trained {
+            return Err(Error::ContextTooLong {
+                requested: context_size,
+                trained: trained as usize,
+            });
+        }
+    }
+    let cells = context_size * sequences;
+    let bytes = kv_cache_bytes(model, architecture, cells);
+    if let Some(memory) = physical_memory() {
+        if bytes > memory {
+            return Err(Error::ContextMemory {
+                tokens: cells,
+                bytes,
+                memory,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `<architecture>.<key>` from the model's metadata, as a number.
+fn meta_u64(model: &LlamaModel, architecture: Option<&str>, key: &str) -> Option<u64> {
+    let arch = architecture?;
+    model
+        .meta_val_str(&format!("{arch}.{key}"))
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Bytes of an f16 KV cache of `cells` cells: per layer and cell, a key and a value vector
+/// per KV head. llama.cpp keeps full-size caches for sliding-window layers too, so this is
+/// its own count (45 MiB for SmolLM2 at 2048 cells, as its log says).
+fn kv_cache_bytes(model: &LlamaModel, architecture: Option<&str>, cells: usize) -> u64 {
+    let head_dim = (model.n_embd().max(0) as u64) / u64::from(model.n_head().max(1));
+    let key_dim = meta_u64(model, architecture, "attention.key_length").unwrap_or(head_dim);
+    let value_dim = meta_u64(model, architecture, "attention.value_length").unwrap_or(head_dim);
+    let per_cell =
+        u64::from(model.n_layer()) * u64::from(model.n_head_kv()) * (key_dim + value_dim) * 2;
+    per_cell.saturating_mul(cells as u64)
+}
+
+/// The machine's RAM in bytes (`MemTotal` in /proc/meminfo), where it can be read.
+fn physical_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 impl LlamaEngine {
@@ -381,5 +449,42 @@ impl BatchEngine for LlamaEngine {
         }
         self.positions[seq] = 0;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The KV cache estimate that guards `--ctx-size` against the machine's memory equals
+    /// llama.cpp's own count, as its log prints it (`llama_kv_cache: size = …`).
+    #[test]
+    fn kv_cache_estimate_matches_llama_cpp() {
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+        let backend = backend().unwrap();
+        let cases = [
+            // 30 layers × 3 KV heads × (64 + 64) × 2 bytes per cell.
+            ("SmolLM2-135M-Instruct-Q4_1.gguf", 2048, 45 << 20),
+            // 18 layers × 1 KV head × (256 + 256) × 2 bytes: 12 MiB full + 60 MiB sliding.
+            ("gemma-3-270m-q4_k_m.gguf", 4096, 72 << 20),
+        ];
+        for (file, cells, bytes) in cases {
+            let path = models.join(file);
+            assert!(
+                path.is_file(),
+                "{} is missing: run scripts/fetch-models.sh",
+                path.display()
+            );
+            let meta = check_gguf_file(&path).unwrap();
+            set_logging(false);
+            let model =
+                LlamaModel::load_from_file(backend, &path, &LlamaModelParams::default()).unwrap();
+            let arch = meta.architecture.as_deref();
+            assert_eq!(kv_cache_bytes(&model, arch, cells), bytes, "{file}");
+            assert_eq!(
+                meta_u64(&model, arch, "context_length"),
+                Some(model.n_ctx_train().into())
+            );
+        }
     }
 }

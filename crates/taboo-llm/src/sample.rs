@@ -196,6 +196,57 @@ fn argmax(logits: &[f32]) -> Option<TokenId> {
     best.map(|(i, _)| i as TokenId)
 }
 
+impl SamplingConfig {
+    /// Checks that every number is one the sampler gives a meaning to: `temperature` finite
+    /// and at least 0; `top_p` in (0, 1] (0 would keep no token); `min_p` in [0, 1], 0
+    /// meaning off and 1 keeping only the tokens as likely as the best; `repeat_penalty`
+    /// finite and above 0 (1 is off, below 1 favours repetition). A NaN anywhere is refused,
+    /// since every comparison with it is false and the setting would be silently ignored.
+    ///
+    /// ```
+    /// use taboo_llm::SamplingConfig;
+    /// assert!(SamplingConfig::default().validate().is_ok());
+    /// let hot = SamplingConfig { temperature: f32::NAN, ..SamplingConfig::default() };
+    /// assert!(hot.validate().unwrap_err().to_string().contains("temperature"));
+    /// ```
+    pub fn validate(&self) -> crate::Result<()> {
+        let checks: [(&'static str, f32, bool, &'static str); 4] = [
+            (
+                "temperature",
+                self.temperature,
+                self.temperature.is_finite() && self.temperature >= 0.0,
+                "a finite number of at least 0 (0: greedy)",
+            ),
+            (
+                "top_p",
+                self.top_p,
+                self.top_p > 0.0 && self.top_p <= 1.0,
+                "a number in (0, 1] (1: keep all)",
+            ),
+            (
+                "min_p",
+                self.min_p,
+                (0.0..=1.0).contains(&self.min_p),
+                "a number in [0, 1] (0: off)",
+            ),
+            (
+                "repeat_penalty",
+                self.repeat_penalty,
+                self.repeat_penalty.is_finite() && self.repeat_penalty > 0.0,
+                "a finite number above 0 (1: off)",
+            ),
+        ];
+        match checks.into_iter().find(|&(_, _, ok, _)| !ok) {
+            Some((name, value, _, expected)) => Err(crate::Error::InvalidSampling {
+                name,
+                value,
+                expected,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,5 +337,49 @@ mod tests {
         });
         let mut l = vec![2.0, 1.5];
         assert_eq!(s.sample(&mut l, &[0]), Some(1));
+    }
+}
+
+#[cfg(test)]
+mod validate_tests {
+    use super::SamplingConfig;
+
+    fn config(edit: impl Fn(&mut SamplingConfig)) -> SamplingConfig {
+        let mut c = SamplingConfig::default();
+        edit(&mut c);
+        c
+    }
+
+    #[test]
+    fn out_of_range_sampling_numbers_are_refused_by_name() {
+        let bad: [(&str, SamplingConfig); 10] = [
+            ("temperature", config(|c| c.temperature = -0.5)),
+            ("temperature", config(|c| c.temperature = f32::NAN)),
+            ("temperature", config(|c| c.temperature = f32::INFINITY)),
+            ("top_p", config(|c| c.top_p = 0.0)),
+            ("top_p", config(|c| c.top_p = 1.5)),
+            ("top_p", config(|c| c.top_p = f32::NAN)),
+            ("min_p", config(|c| c.min_p = -0.1)),
+            ("min_p", config(|c| c.min_p = 2.0)),
+            ("repeat_penalty", config(|c| c.repeat_penalty = 0.0)),
+            (
+                "repeat_penalty",
+                config(|c| c.repeat_penalty = f32::NEG_INFINITY),
+            ),
+        ];
+        for (name, c) in bad {
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.starts_with(&format!("sampling setting {name} = ")), "{e}");
+        }
+        let good = [
+            SamplingConfig::default(),
+            config(|c| c.temperature = 100.0),
+            config(|c| c.top_p = 1e-6),
+            config(|c| c.min_p = 1.0),
+            config(|c| c.repeat_penalty = 0.5),
+        ];
+        for c in good {
+            assert!(c.validate().is_ok(), "{c:?}");
+        }
     }
 }

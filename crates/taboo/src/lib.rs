@@ -31,7 +31,6 @@ pub mod text;
 pub mod trace;
 mod trie;
 pub mod vocab;
-pub mod workload;
 
 pub use automaton::{Automaton, CompileOptions, State};
 pub use ban::{Ban, BanBuilder};

@@ -14,19 +14,21 @@
 //! lemmas → forms; `entries`: the forms compiled); `--ban-list` measures bundled lists the
 //! same way. `--model` measures on a GGUF model's vocabulary (Gemma 3: 262,144 tokens).
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 use taboo::forms::Morphology;
-use taboo::workload::{dictionary_words, Language, REPLAY_TEXT};
 use taboo::{
     Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, TiktokenEncoding,
     TokenId, Vocabulary,
 };
 
+use crate::output::Stdout;
 use crate::tiktoken_args::{encoder, parse_vocab};
+use crate::workload::{dictionary_words, Language, REPLAY_TEXT};
 use crate::CliResult;
 
 /// Measure the core engine: compile time, new-state mask time, guard overhead, memory.
@@ -39,7 +41,7 @@ use crate::CliResult;
     taboo bench --ban-list ru-obscene --words 0 --model models/gemma-3-270m-q4_k_m.gguf\n\n\
     Prints one JSON line on stdout and a table on stderr. Word lists are spread evenly over\n\
     /usr/share/dict/words and /usr/share/hunspell/ru_RU.dic (apt-get install wamerican hunspell-ru).\n\
-    The replayed text is testdata/replay.txt (English, then Russian).")]
+    The replayed text is crates/taboo-cli/data/replay.txt (English, then Russian).")]
 pub struct Args {
     /// The tiktoken vocabulary to measure on: r50k, cl100k or o200k.
     #[arg(long, value_name = "NAME", default_value = "o200k", value_parser = parse_vocab)]
@@ -163,7 +165,9 @@ pub fn run(args: Args) -> CliResult {
         "peak_rss_mb": peak_rss_mb(),
         "lists": lists,
     });
-    println!("{report}");
+    let mut stdout = Stdout::lock();
+    writeln!(stdout, "{report}")?;
+    stdout.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,16 +2,19 @@
 //! run — unconstrained, then with growing lists of dictionary words — on the same model,
 //! prompt and settings. Rounds are interleaved so that machine noise hits every column alike.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use taboo::workload::{dictionary_words, Language};
 use taboo::{Ban, Guard, GuardConfig, LogitsGuard, MaskTable};
 use taboo_llm::{generate, vocabulary_from_engine, GenerateOptions};
 
 use crate::model_args::ModelArgs;
+use crate::numbers;
+use crate::output::Stdout;
+use crate::workload::{dictionary_words, Language};
 use crate::CliResult;
 
 /// Measure generation speed unconstrained and with 1,000 and 10,000 banned words.
@@ -32,7 +35,13 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 128)]
     max_tokens: usize,
     /// Runs per list size (the median is reported).
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 3,
+        allow_hyphen_values = true,
+        value_parser = numbers::at_least_one,
+    )]
     rounds: usize,
     /// The prompt (chat-templated).
     #[arg(
@@ -101,7 +110,7 @@ pub fn run(args: Args) -> CliResult {
         measure_mass: false,
         ..GuardConfig::default()
     };
-    for _ in 0..args.rounds.max(1) {
+    for _ in 0..args.rounds {
         for col in &mut columns {
             let mut guard = col.table.as_ref().map(|t| Guard::new(t.clone(), config));
             let out = generate(
@@ -123,21 +132,25 @@ pub fn run(args: Args) -> CliResult {
         .iter()
         .find(|c| c.words == 0)
         .map(|c| median(&c.speeds));
-    println!(
+    let mut stdout = Stdout::lock();
+    writeln!(
+        stdout,
         "model {} · {} threads · {} tokens × {} rounds (medians) · hard mode, mass not measured",
         args.model.path().display(),
         args.model.threads,
         args.max_tokens,
-        args.rounds.max(1)
-    );
-    println!(
+        args.rounds
+    )?;
+    writeln!(
+        stdout,
         "{:>13} {:>11} {:>9} {:>9} {:>15} {:>13}",
         "banned words", "compile ms", "tok/s", "vs none", "guard µs/token", "masked steps"
-    );
+    )?;
     for col in &columns {
         let speed = median(&col.speeds);
         let ratio = base.map_or(String::from("-"), |b| format!("{:.1}%", 100.0 * speed / b));
-        println!(
+        writeln!(
+            stdout,
             "{:>13} {:>11.1} {:>9.1} {:>9} {:>15.1} {:>12.1}%",
             col.words,
             col.compile_ms,
@@ -145,8 +158,9 @@ pub fn run(args: Args) -> CliResult {
             ratio,
             median(&col.guard_us),
             100.0 * col.masked as f64 / col.tokens.max(1) as f64
-        );
+        )?;
     }
+    stdout.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,6 +7,7 @@
 //! (`--mode naive`, Hugging Face `bad_words_ids` semantics) bans: only the sequences it was
 //! given, the tokenizer's own tokenization of each variant.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,7 +17,9 @@ use taboo::{
 };
 
 use crate::ban_args::naive_sequences_with;
+use crate::hints::context;
 use crate::model_args::ModelArgs;
+use crate::output::Stdout;
 use crate::tiktoken_args::{encoder, parse_vocab};
 use crate::CliResult;
 
@@ -91,7 +94,7 @@ fn items(list: &BanList, forms: bool) -> CliResult<Vec<Item>> {
         }
         for form in morphology
             .phrase_forms(entry.text())
-            .map_err(|e| format!("{:?}: {e}", entry.text()))?
+            .map_err(context(format!("{:?}", entry.text())))?
         {
             out.push(Item {
                 form_of: (form != entry.text()).then(|| entry.text().to_string()),
@@ -299,25 +302,32 @@ pub fn run(args: Args) -> CliResult {
         std::fs::write(path, crate::html::explain_page(&report))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
+    let mut stdout = Stdout::lock();
     if args.json {
-        println!("{report}");
+        writeln!(stdout, "{report}")?;
+        stdout.finish()?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("vocabulary: {source} ({} tokens)", vocab.len());
+    writeln!(stdout, "vocabulary: {source} ({} tokens)", vocab.len())?;
     for e in &entries {
-        println!();
+        writeln!(stdout)?;
         if e["regex"] == true {
-            println!("{}  (regex: spellings are not counted)", e["entry"]);
+            writeln!(stdout, "{}  (regex: spellings are not counted)", e["entry"])?;
             continue;
         }
         match e["form_of"].as_str() {
-            Some(of) => println!("{}  (a form of {of})", e["entry"].as_str().unwrap_or("")),
-            None => println!("{}", e["entry"].as_str().unwrap_or("")),
+            Some(of) => writeln!(
+                stdout,
+                "{}  (a form of {of})",
+                e["entry"].as_str().unwrap_or("")
+            )?,
+            None => writeln!(stdout, "{}", e["entry"].as_str().unwrap_or(""))?,
         }
-        println!(
+        writeln!(
+            stdout,
             "  {:<24} {:>14} {:>12}  e.g.",
             "variant", "spellings", "naive bans"
-        );
+        )?;
         for r in e["variants"].as_array().into_iter().flatten() {
             let sample: Vec<String> = r["samples"]
                 .as_array()
@@ -333,29 +343,32 @@ pub fn run(args: Args) -> CliResult {
                     format!("[{}]", toks.join(" "))
                 })
                 .collect();
-            println!(
+            writeln!(
+                stdout,
                 "  {:<24} {:>14} {:>12}  {}",
                 show_token(r["variant"].as_str().unwrap_or("").as_bytes()),
                 r["spellings"].as_str().unwrap_or(""),
                 r["naive_blocks"].as_str().unwrap_or(""),
                 sample.join(" ")
-            );
+            )?;
         }
-        println!(
+        writeln!(
+            stdout,
             "  {:<24} {:>14} {:>12}",
             "all variants",
             e["spellings"].as_str().unwrap_or(""),
             e["naive_blocks"].as_str().unwrap_or("")
-        );
+        )?;
     }
     let share = if total.value() > 0 {
         covered as f64 / total.value() as f64 * 100.0
     } else {
         0.0
     };
-    println!(
+    writeln!(stdout,
         "\n{} entries: {total} spellings; a token-id ban blocks {covered} of them ({share:.2}%), taboo blocks all",
         entries.len()
-    );
+    )?;
+    stdout.finish()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! `taboo forms`: the word forms a `forms` ban stands for, and the bundled lists.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -7,6 +8,8 @@ use serde_json::json;
 use taboo::forms::{Language, Morphology};
 use taboo::lists::LISTS;
 
+use crate::hints::context;
+use crate::output::Stdout;
 use crate::CliResult;
 
 /// Print every inflected form a `forms` ban of each word covers.
@@ -55,7 +58,7 @@ pub fn run(args: Args) -> CliResult {
         if is_phrase {
             let forms = morphology
                 .phrase_forms(word)
-                .map_err(|e| format!("{word:?}: {e}"))?;
+                .map_err(context(format!("{word:?}")))?;
             out.push(json!({"word": word, "phrase": true, "forms": forms}));
             continue;
         }
@@ -78,22 +81,25 @@ pub fn run(args: Args) -> CliResult {
             "forms": wf.forms,
         }));
     }
+    let mut stdout = Stdout::lock();
     if args.json {
-        println!("{}", json!({ "words": out }));
+        writeln!(stdout, "{}", json!({ "words": out }))?;
+        stdout.finish()?;
         return Ok(ExitCode::SUCCESS);
     }
     for (i, w) in out.iter().enumerate() {
         if i > 0 {
-            println!();
+            writeln!(stdout)?;
         }
         let word = w["word"].as_str().unwrap_or("");
         let forms = strings(&w["forms"]);
         if w["phrase"] == true {
-            println!(
+            writeln!(
+                stdout,
                 "{word}: {} forms (every combination of its words' forms)",
                 forms.len()
-            );
-            println!("  {}", forms.join(", "));
+            )?;
+            writeln!(stdout, "  {}", forms.join(", "))?;
             continue;
         }
         if w["known"] == false {
@@ -102,17 +108,18 @@ pub fn run(args: Args) -> CliResult {
             } else {
                 "no letters to inflect: only the word as written is banned"
             };
-            println!("{word}: {why}");
+            writeln!(stdout, "{word}: {why}")?;
             continue;
         }
-        println!("{word}: {} forms", forms.len());
+        writeln!(stdout, "{word}: {} forms", forms.len())?;
         for l in w["lexemes"].as_array().into_iter().flatten() {
-            println!(
+            writeln!(
+                stdout,
                 "  {} ({}): {}",
                 l["lemma"].as_str().unwrap_or(""),
                 l["pos"].as_str().unwrap_or(""),
                 strings(&l["forms"]).join(", ")
-            );
+            )?;
         }
         let extra: Vec<&str> = forms
             .iter()
@@ -126,9 +133,14 @@ pub fn run(args: Args) -> CliResult {
             })
             .collect();
         if !extra.is_empty() {
-            println!("  also (ё written as е, or as asked): {}", extra.join(", "));
+            writeln!(
+                stdout,
+                "  also (ё written as е, or as asked): {}",
+                extra.join(", ")
+            )?;
         }
     }
+    stdout.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -155,23 +167,28 @@ fn lists(morphology: &Morphology, as_json: bool) -> CliResult {
             "expand_ms": start.elapsed().as_secs_f64() * 1e3,
         }));
     }
+    let mut stdout = Stdout::lock();
     if as_json {
-        println!("{}", json!({ "lists": rows }));
+        writeln!(stdout, "{}", json!({ "lists": rows }))?;
+        stdout.finish()?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    writeln!(
+        stdout,
         "{:<14} {:>8} {:>10}  description",
         "name", "entries", "with forms"
-    );
+    )?;
     for r in &rows {
-        println!(
+        writeln!(
+            stdout,
             "{:<14} {:>8} {:>10}  {}",
             r["name"].as_str().unwrap_or(""),
             r["entries"].as_u64().unwrap_or(0),
             r["expanded_entries"].as_u64().unwrap_or(0),
             r["description"].as_str().unwrap_or("")
-        );
+        )?;
     }
-    println!("\nUse one with: taboo generate --ban-list NAME …");
+    writeln!(stdout, "\nUse one with: taboo generate --ban-list NAME …")?;
+    stdout.finish()?;
     Ok(ExitCode::SUCCESS)
 }

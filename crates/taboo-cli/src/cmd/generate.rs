@@ -8,6 +8,8 @@ use taboo_llm::{generate, FinishReason, GenerateOptions, SamplingConfig};
 
 use crate::ban_args::BanArgs;
 use crate::model_args::ModelArgs;
+use crate::numbers;
+use crate::output::Stdout;
 use crate::CliResult;
 
 /// Generate text with banned words masked out of the model's logits.
@@ -28,20 +30,47 @@ pub struct Args {
     model: ModelArgs,
     #[command(flatten)]
     ban: BanArgs,
-    /// Softmax temperature; 0 is greedy (always the most likely token).
-    #[arg(long, value_name = "T", default_value_t = 0.0)]
+    /// Softmax temperature, at least 0; 0 is greedy (always the most likely token).
+    #[arg(
+        long,
+        value_name = "T",
+        default_value_t = 0.0,
+        allow_hyphen_values = true,
+        value_parser = numbers::temperature,
+    )]
     temperature: f32,
     /// Sample only from the K most likely tokens (0: all).
     #[arg(long, value_name = "K", default_value_t = 0)]
     top_k: usize,
-    /// Sample only from the most likely tokens that together hold probability P (1: all).
-    #[arg(long, value_name = "P", default_value_t = 1.0)]
+    /// Sample only from the most likely tokens that together hold probability P, in (0, 1]
+    /// (1: all).
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 1.0,
+        allow_hyphen_values = true,
+        value_parser = numbers::top_p,
+    )]
     top_p: f32,
-    /// Drop tokens less likely than P times the most likely one (0: keep all).
-    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    /// Drop tokens less likely than P times the most likely one, P in [0, 1] (0: keep all;
+    /// 1: only the tokens tied with the most likely).
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 0.0,
+        allow_hyphen_values = true,
+        value_parser = numbers::min_p,
+    )]
     min_p: f32,
-    /// Penalise tokens among the last 64 generated (1: off).
-    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    /// Penalise tokens among the last 64 generated, X above 0 (1: off; below 1 favours
+    /// them).
+    #[arg(
+        long,
+        value_name = "X",
+        default_value_t = 1.0,
+        allow_hyphen_values = true,
+        value_parser = numbers::repeat_penalty,
+    )]
     repeat_penalty: f32,
     /// Random seed for sampling.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -133,6 +162,7 @@ pub fn run(args: Args) -> CliResult {
     let mut engine = args.model.load()?;
     let mut guard = args.ban.guard(&engine)?;
     let options = args.options();
+    options.sampling.validate()?;
 
     let stdout = std::io::stdout();
     let json = args.json;
@@ -153,7 +183,7 @@ pub fn run(args: Args) -> CliResult {
         &INTERRUPTED,
     )?;
 
-    let mut out_lock = stdout.lock();
+    let mut out_lock = Stdout::lock();
     if json {
         let s = &out.stats;
         let value = serde_json::json!({
@@ -177,7 +207,7 @@ pub fn run(args: Args) -> CliResult {
     } else {
         writeln!(out_lock)?;
     }
-    out_lock.flush()?;
+    out_lock.finish()?;
     Ok(if out.finish_reason == FinishReason::Interrupted {
         ExitCode::from(130)
     } else {

@@ -5,7 +5,7 @@
 //! The guard is wrapped in `taboo::trace::Traced`, so the generation loop is exactly the one
 //! `taboo generate` runs: the trace of a seeded run reproduces its text.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,6 +17,7 @@ use taboo_llm::generate;
 use super::explain::show_token;
 use super::generate::{handle_ctrl_c, INTERRUPTED};
 use crate::html;
+use crate::output::Stdout;
 use crate::CliResult;
 
 /// Show, step by step, what the ban does to the model's probabilities.
@@ -142,14 +143,14 @@ pub fn run(args: Args) -> CliResult {
         std::fs::write(path, html::trace_page(&report))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    let stdout = std::io::stdout();
-    let mut w = stdout.lock();
+    let mut w = Stdout::lock();
     if g.json() {
         writeln!(w, "{report}")?;
     } else {
-        print_terminal(&mut w, &report, stdout.is_terminal())?;
+        let colour = w.is_terminal();
+        print_terminal(&mut w, &report, colour)?;
     }
-    w.flush()?;
+    w.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 

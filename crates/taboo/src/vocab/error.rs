@@ -34,6 +34,8 @@ pub(crate) enum Kind {
     NotGguf {
         start: Vec<u8>,
     },
+    /// A directory, device, FIFO or socket: not a file that could hold a model.
+    NotAFile(&'static str),
     UnsupportedGgufVersion(u32),
     Truncated {
         at: u64,
@@ -135,6 +137,9 @@ impl fmt::Display for VocabError {
                     "not a GGUF file (no GGUF magic; it starts with \"{}\")",
                     start.escape_ascii()
                 )
+            }
+            Kind::NotAFile(what) => {
+                write!(f, "not a GGUF file: it is {what}, not a regular file")
             }
             Kind::UnsupportedGgufVersion(v) => {
                 write!(f, "unsupported GGUF version {v} (versions 2 and 3 are supported")?;

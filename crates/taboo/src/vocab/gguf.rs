@@ -197,6 +197,31 @@ pub fn check_gguf_bytes(bytes: &[u8]) -> Result<GgufMetadata, VocabError> {
     parse(bytes, bytes.len() as u64, Mode::Check).map(|parsed| parsed.meta)
 }
 
+/// What a path that is not a regular file is, for the error message.
+fn file_type_name(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else {
+        "neither a file nor a directory"
+    }
+}
+
 /// How far to read and what to keep.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -210,6 +235,12 @@ enum Mode {
 
 fn read_file(path: &Path, mode: Mode) -> Result<Parsed, VocabError> {
     let io_err = |e| VocabError::new(Kind::Io(e));
+    // Before opening: opening a FIFO blocks until someone writes to it, and a device such as
+    // /dev/zero has no length, so it would be reported as an empty file.
+    let file_type = std::fs::metadata(path).map_err(io_err)?.file_type();
+    if !file_type.is_file() {
+        return Err(VocabError::new(Kind::NotAFile(file_type_name(file_type))));
+    }
     let file = File::open(path).map_err(io_err)?;
     let len = file.metadata().map_err(io_err)?.len();
     // Token strings are short, so reads are many and small: buffer them.

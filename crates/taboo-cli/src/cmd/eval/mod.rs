@@ -22,7 +22,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use taboo::workload::{dictionary_words, Language};
 use taboo::{
     Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, NaiveGuard,
     TokenId, Vocabulary,
@@ -34,6 +33,7 @@ use taboo_llm::{
 
 use crate::ban_args::naive_sequences_variants;
 use crate::model_args::{find_model, DEFAULT_MODEL};
+use crate::workload::{dictionary_words, Language};
 use crate::CliResult;
 use suite::{ModelKind, Suite, SUITES, SWEEP};
 

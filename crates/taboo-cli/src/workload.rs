@@ -1,4 +1,7 @@
-//! Benchmark workloads: ban lists drawn from system dictionaries and a text to replay.
+//! Benchmark workloads of `taboo bench`, `bench-generate` and `eval`: ban lists drawn from
+//! system dictionaries and a text to replay. They belong to the measurements, not to the ban
+//! engine, so they live here rather than in the core crate (the criterion bench and the
+//! `probe` example of this crate include this file by path).
 //!
 //! The word lists come from Debian's `wamerican` (`/usr/share/dict/words`) and `hunspell-ru`
 //! (`/usr/share/hunspell/ru_RU.dic`) packages, which `.ci/run` installs; nothing is
@@ -9,7 +12,7 @@ use std::fmt;
 use std::path::Path;
 
 /// A text of about 370 words, English then Russian, for replaying through a guard.
-pub const REPLAY_TEXT: &str = include_str!("../../../testdata/replay.txt");
+pub const REPLAY_TEXT: &str = include_str!("../data/replay.txt");
 
 /// Which dictionary to draw words from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,12 +83,6 @@ fn spread(words: Vec<String>, n: usize, path: &str) -> Result<Vec<String>, Workl
 
 /// `n` distinct words of a language, evenly spread over its dictionary.
 ///
-/// ```no_run
-/// use taboo::workload::{dictionary_words, Language};
-/// let words = dictionary_words(Language::Mixed, 1000)?;
-/// assert_eq!(words.len(), 1000);
-/// # Ok::<(), taboo::workload::WorkloadError>(())
-/// ```
 pub fn dictionary_words(language: Language, n: usize) -> Result<Vec<String>, WorkloadError> {
     match language {
         Language::English => spread(read_words(ENGLISH, "wamerican")?, n, ENGLISH),

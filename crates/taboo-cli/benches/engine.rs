@@ -5,16 +5,21 @@
 //! The `forms` group expands and compiles the bundled lists and 1,000 Russian lemmas with
 //! every form and disguise (needs the Russian dictionary of `scripts/fetch-models.sh`).
 //!
-//! Run: `cargo bench -p taboo --bench engine` (needs `wamerican` and `hunspell-ru`).
+//! Run: `cargo bench -p taboo-cli --bench engine` (needs `wamerican` and `hunspell-ru`). It
+//! lives in the CLI crate with the workloads it shares with `taboo bench`.
 
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use taboo::workload::{dictionary_words, Language, REPLAY_TEXT};
+#[allow(dead_code)]
+#[path = "../src/workload.rs"]
+mod workload;
+
 use taboo::{
     Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, State,
     TiktokenEncoding, Vocabulary,
 };
+use workload::{dictionary_words, Language, REPLAY_TEXT};
 
 fn setup() -> (Arc<Vocabulary>, Vec<u32>) {
     let vocab = Arc::new(Vocabulary::tiktoken(TiktokenEncoding::O200kBase).expect("o200k"));
