@@ -6,6 +6,7 @@ mod ban_args;
 mod cmd;
 mod html;
 mod model_args;
+mod show;
 mod tiktoken_args;
 
 use std::process::ExitCode;

@@ -8,173 +8,207 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use taboo::{
-    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, NaiveGuard,
-};
+use taboo::{Automaton, BanList, EntryOptions, Guard, LogitsGuard, MaskTable, NaiveGuard};
 use taboo_llm::{
-    generate, prompt_tokens, score_batch, vocabulary_from_engine, GenerateOptions, Generation,
-    LlamaEngine, SamplingConfig,
+    generate, prompt_tokens, score_batch, vocabulary_from_engine, Backtrack, Engine,
+    GenerateOptions, Generation, LlamaEngine, SamplingConfig,
 };
 
-use crate::ban_args::{naive_sequences, BacktrackArgs, Mode};
-use crate::model_args::ModelArgs;
-use crate::CliResult;
+use crate::detect::is_word_char;
+use crate::error::{Error, Result};
+use crate::guards::{naive_sequences, soft};
+use crate::suite::ELICIT_EN;
 
-const DEFAULT_PROMPTS: &str = "testdata/prompts/elicit-en.tsv";
+/// A ban mode compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CompareMode {
+    /// No ban.
+    Off,
+    /// The token-id baseline, leading-space spellings included.
+    Naive,
+    /// The automaton ban as a logit penalty ([`CompareOptions::penalty`]).
+    Soft,
+    /// The automaton ban, hard.
+    Hard,
+    /// Hard plus backtracking ([`CompareOptions::backtrack`]).
+    Backtrack,
+}
 
-/// Compare ban modes (leaks, near-misses, perplexity, speed) over a set of eliciting prompts.
-#[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  \
-    taboo compare-modes                                   # 35 prompts × 3 seeds × 4 modes\n  \
-    taboo compare-modes --seeds 5 --max-tokens 48 --out docs/table.md\n  \
-    taboo compare-modes --modes hard,backtrack --backtrack-below 0.2   # sweep the threshold\n  \
-    taboo compare-modes --prompts my.tsv --temperature 1.0\n\n\
-    Prompt file: one `word<TAB>prompt` per line; the word is banned (whole word, any case).\n\
-    Metrics, per mode over all prompts and seeds:\n  \
-    leak       the banned word appears as a whole word (any case)\n  \
-    near-miss  a word w != banned word b (words: runs of letters/digits, lower-cased) with\n             \
-    w = b+\"s\" or b+\"es\", or w not in --dictionary and containing b, or starting\n             \
-    with b minus its last letter when b has 4+ letters (catmongoose, cats, parisi)\n  \
-    perplexity exp(mean NLL of the output tokens under the model with no ban), all outputs\n  \
-    tokens/s   kept tokens per second of decoding (rewound ones cost time, not count)")]
-pub struct Args {
-    #[command(flatten)]
-    model: ModelArgs,
-    /// The prompt set. Default: testdata/prompts/elicit-en.tsv here or in the source tree.
-    #[arg(long, value_name = "FILE")]
-    prompts: Option<PathBuf>,
-    /// Seeds per prompt and mode (0, 1, …).
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    seeds: u64,
+impl CompareMode {
+    /// The mode's name in the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompareMode::Backtrack => "backtrack",
+            CompareMode::Hard => "hard",
+            CompareMode::Soft => "soft",
+            CompareMode::Naive => "naive",
+            CompareMode::Off => "off",
+        }
+    }
+}
+
+/// What `compare-modes` runs; `#[non_exhaustive]`: start from [`CompareOptions::default`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CompareOptions {
+    /// A `word<TAB>prompt` file; `None`: the shipped English eliciting prompts.
+    pub prompts: Option<PathBuf>,
+    /// Seeds per prompt and mode.
+    pub seeds: u64,
     /// Most tokens per output.
-    #[arg(long, value_name = "N", default_value_t = 48)]
-    max_tokens: usize,
+    pub max_tokens: usize,
     /// Sampling temperature.
-    #[arg(long, value_name = "T", default_value_t = 0.7)]
-    temperature: f32,
-    /// Modes to compare, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["off", "naive", "hard", "backtrack"])]
-    modes: Vec<Mode>,
-    #[command(flatten)]
-    backtrack: BacktrackArgs,
-    /// Word list for the near-miss rule (apt-get install wamerican).
-    #[arg(long, value_name = "FILE", default_value = "/usr/share/dict/words")]
-    dictionary: PathBuf,
-    /// Also write the Markdown report to this file.
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    pub temperature: f32,
+    /// Modes, in table order.
+    pub modes: Vec<CompareMode>,
+    /// Backtracking settings of the backtrack mode.
+    pub backtrack: Backtrack,
+    /// Logit penalty of the soft mode.
+    pub penalty: f32,
+    /// Word list of the near-miss rule.
+    pub dictionary: PathBuf,
 }
 
-#[derive(Default)]
-struct Tally {
-    outputs: usize,
-    leaks: usize,
-    near_misses: usize,
-    tokens: usize,
-    nll: f64,
-    decode_secs: f64,
-    backtracks: usize,
-    rewound: usize,
-    near_words: BTreeMap<String, usize>,
-    leaked_texts: Vec<String>,
+impl Default for CompareOptions {
+    fn default() -> CompareOptions {
+        CompareOptions {
+            prompts: None,
+            seeds: 3,
+            max_tokens: 48,
+            temperature: 0.7,
+            modes: vec![
+                CompareMode::Off,
+                CompareMode::Naive,
+                CompareMode::Hard,
+                CompareMode::Backtrack,
+            ],
+            backtrack: Backtrack::default(),
+            penalty: 10.0,
+            dictionary: PathBuf::from("/usr/share/dict/words"),
+        }
+    }
 }
 
-/// Runs `taboo compare-modes`.
-pub fn run(args: Args) -> CliResult {
-    let prompts = read_prompts(&args.prompts)?;
-    let dictionary = read_dictionary(&args.dictionary)?;
-    let mut engine = args.model.load()?;
-    let vocab = Arc::new(vocabulary_from_engine(&engine));
-    let mut tallies: Vec<Tally> = args.modes.iter().map(|_| Tally::default()).collect();
-    let total = prompts.len() * args.seeds as usize * args.modes.len();
+/// Per mode, over all prompts and seeds.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    /// Generations.
+    pub outputs: usize,
+    /// Outputs with the banned word (whole word, any case).
+    pub leaks: usize,
+    /// Outputs with a near-miss word.
+    pub near_misses: usize,
+    /// Kept tokens.
+    pub tokens: usize,
+    /// Σ NLL under the unconstrained model.
+    pub nll: f64,
+    /// Decoding time.
+    pub decode_secs: f64,
+    /// Rewinds.
+    pub backtracks: usize,
+    /// Tokens taken back.
+    pub rewound: usize,
+    /// Near-miss words and how often they appeared.
+    pub near_words: BTreeMap<String, usize>,
+    /// Outputs that leaked.
+    pub leaked_texts: Vec<String>,
+}
+
+/// What a comparison produced; [`Comparison::markdown`] is the report.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    /// The options it ran with.
+    pub options: CompareOptions,
+    /// Prompts run.
+    pub prompts: usize,
+    /// One per mode, in `options.modes` order.
+    pub tallies: Vec<Tally>,
+}
+
+/// Runs every mode of `options` on every prompt and seed with `engine`. `progress` gets
+/// (n, total, label) as generation n (from 1) starts.
+pub fn compare(
+    engine: &mut LlamaEngine,
+    options: &CompareOptions,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<Comparison> {
+    let prompts = read_prompts(options.prompts.as_deref())?;
+    let dictionary = read_dictionary(&options.dictionary)?;
+    let vocab = Arc::new(vocabulary_from_engine(&*engine));
+    let mut tallies: Vec<Tally> = options.modes.iter().map(|_| Tally::default()).collect();
+    let total = prompts.len() * options.seeds as usize * options.modes.len();
     let mut done = 0;
     for (word, prompt) in &prompts {
-        let list = BanList::from_words([word.as_str()], EntryOptions::default())
-            .map_err(|e| format!("cannot ban {word:?}: {e}"))?;
+        let list = BanList::from_words([word.as_str()], EntryOptions::default())?;
         let table = Arc::new(MaskTable::new(
             Arc::new(Automaton::compile(&list)?),
             vocab.clone(),
         ));
         table.warm_up();
-        let naive = naive_sequences(&engine, std::slice::from_ref(word));
-        for seed in 0..args.seeds {
-            for (mode, tally) in args.modes.iter().zip(tallies.iter_mut()) {
+        let naive = naive_sequences(
+            &|t: &str| engine.tokenize(t, false),
+            std::slice::from_ref(word),
+            true,
+        );
+        for seed in 0..options.seeds {
+            for (mode, tally) in options.modes.iter().zip(tallies.iter_mut()) {
                 done += 1;
-                eprint!(
-                    "\r[{done:>4}/{total}] {:<9} seed {seed} {word:<14}",
-                    name(*mode)
+                progress(
+                    done,
+                    total,
+                    &format!("{:<9} seed {seed} {word}", mode.name()),
                 );
                 let mut guard: Option<Box<dyn LogitsGuard>> = match mode {
-                    Mode::Off => None,
-                    Mode::Naive => Some(Box::new(NaiveGuard::new(vocab.clone(), naive.clone()))),
-                    Mode::Soft => Some(Box::new(Guard::new(
-                        table.clone(),
-                        GuardConfig {
-                            mode: taboo::Mode::Soft {
-                                penalty: 10.0,
-                                partial_penalty: 0.0,
-                            },
-                            ..GuardConfig::default()
-                        },
-                    ))),
-                    Mode::Hard | Mode::Backtrack => {
-                        Some(Box::new(Guard::new(table.clone(), GuardConfig::default())))
+                    CompareMode::Off => None,
+                    CompareMode::Naive => {
+                        Some(Box::new(NaiveGuard::new(vocab.clone(), naive.clone())))
+                    }
+                    CompareMode::Soft => {
+                        Some(Box::new(Guard::new(table.clone(), soft(options.penalty))))
+                    }
+                    CompareMode::Hard | CompareMode::Backtrack => {
+                        Some(Box::new(Guard::new(table.clone(), Default::default())))
                     }
                 };
-                let options = GenerateOptions {
+                let generate_options = GenerateOptions {
                     sampling: SamplingConfig {
-                        temperature: args.temperature,
+                        temperature: options.temperature,
                         seed,
                         ..SamplingConfig::default()
                     },
-                    max_tokens: args.max_tokens,
-                    backtrack: (*mode == Mode::Backtrack).then(|| args.backtrack.options()),
+                    max_tokens: options.max_tokens,
+                    backtrack: (*mode == CompareMode::Backtrack).then(|| options.backtrack.clone()),
                     ..GenerateOptions::default()
                 };
                 let out = generate(
-                    &mut engine,
+                    &mut *engine,
                     guard.as_deref_mut(),
                     prompt,
-                    &options,
+                    &generate_options,
                     &mut |_| Ok(()),
                     &AtomicBool::new(false),
                 )?;
-                let nll = output_nll(&mut engine, prompt, &out)?;
+                let nll = output_nll(engine, prompt, &out)?;
                 record(tally, word, &out, nll, &dictionary);
             }
         }
     }
-    eprintln!();
-    let report = report(&args, &prompts, &tallies);
-    print!("{report}");
-    std::io::stdout().flush()?;
-    if let Some(path) = &args.out {
-        std::fs::write(path, &report)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Backtrack => "backtrack",
-        Mode::Hard => "hard",
-        Mode::Soft => "soft",
-        Mode::Naive => "naive",
-        Mode::Off => "off",
-    }
+    Ok(Comparison {
+        options: options.clone(),
+        prompts: prompts.len(),
+        tallies,
+    })
 }
 
 /// Sum of −log p(token) over the output under the unconstrained model: the same
 /// chat-templated prompt and the output fed again with no guard (taboo-llm's
 /// [`score_batch`], which `taboo eval` uses too).
-fn output_nll(engine: &mut LlamaEngine, prompt: &str, out: &Generation) -> CliResult<f64> {
+fn output_nll(engine: &mut LlamaEngine, prompt: &str, out: &Generation) -> Result<f64> {
     let prompt = prompt_tokens(&*engine, prompt, false)?;
     Ok(score_batch(engine, &[(prompt, out.tokens.clone())])?[0])
 }
@@ -206,12 +240,11 @@ fn record(tally: &mut Tally, word: &str, out: &Generation, nll: f64, dict: &Hash
     tally.rewound += out.stats.rewound_tokens;
 }
 
-/// Maximal runs of word characters, lower-cased. Word characters are the ban's own
-/// (`taboo::text::is_word_char`: letters, marks, digits, connector punctuation such as `_`,
-/// joiners), so that `_cat_` is one word here as it is for the guard.
+/// Maximal runs of word characters (letters, digits, `_`, as the eval detectors read
+/// words, independently of the engine), lower-cased.
 fn words(text: &str) -> Vec<String> {
     text.to_lowercase()
-        .split(|c: char| !taboo::text::is_word_char(c))
+        .split(|c: char| !is_word_char(c))
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect()
@@ -239,110 +272,108 @@ fn is_near_miss(w: &str, banned: &str, dict: &HashSet<String>) -> bool {
     w.contains(banned) || w.starts_with(stem)
 }
 
-fn read_prompts(path: &Option<PathBuf>) -> CliResult<Vec<(String, String)>> {
-    let path = match path {
-        Some(p) => p.clone(),
-        None => [
-            PathBuf::from(DEFAULT_PROMPTS),
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../..")
-                .join(DEFAULT_PROMPTS),
-        ]
-        .into_iter()
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_PROMPTS)),
+fn read_prompts(path: Option<&Path>) -> Result<Vec<(String, String)>> {
+    let (name, text) = match path {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p)
+                .map_err(|e| Error::Prompts(format!("cannot read prompts {}: {e}", p.display())))?,
+        ),
+        None => ("the shipped prompts".to_string(), ELICIT_EN.to_string()),
     };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read prompts {}: {e}", path.display()))?;
+    parse_prompts(&name, &text)
+}
+
+/// `word<TAB>prompt` lines; `#` comments and blank lines skipped.
+fn parse_prompts(name: &str, text: &str) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
         let (word, prompt) = line.split_once('\t').ok_or_else(|| {
-            format!(
-                "{} line {}: expected `word<TAB>prompt`",
-                path.display(),
-                i + 1
-            )
+            Error::Prompts(format!("{name} line {}: expected `word<TAB>prompt`", i + 1))
         })?;
         out.push((word.trim().to_string(), prompt.trim().to_string()));
     }
     if out.is_empty() {
-        return Err(format!("{}: no prompts", path.display()).into());
+        return Err(Error::Prompts(format!("{name}: no prompts")));
     }
     Ok(out)
 }
 
-fn read_dictionary(path: &Path) -> CliResult<HashSet<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read the dictionary {}: {e} (apt-get install wamerican, or pass --dictionary)",
-            path.display()
-        )
+fn read_dictionary(path: &Path) -> Result<HashSet<String>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Dictionary {
+        path: path.to_path_buf(),
+        source,
     })?;
     Ok(text.lines().map(str::to_lowercase).collect())
 }
 
-fn report(args: &Args, prompts: &[(String, String)], tallies: &[Tally]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{} prompts × {} seeds, temperature {}, at most {} tokens; backtrack below {} \
-         (retries {}, budget {}).\n",
-        prompts.len(),
-        args.seeds,
-        args.temperature,
-        args.max_tokens,
-        args.backtrack.backtrack_below,
-        args.backtrack.backtrack_retries,
-        args.backtrack.backtrack_budget,
-    );
-    let _ = writeln!(
-        s,
-        "| mode | outputs | leak rate | near-miss rate | perplexity | tokens/s | \
-         backtracks / 100 tok | rewound / 100 tok |"
-    );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
-    for (mode, t) in args.modes.iter().zip(tallies) {
-        let per100 = |n: usize| 100.0 * n as f64 / t.tokens.max(1) as f64;
+impl Comparison {
+    /// The Markdown report: one table row per mode, the near-miss words, any leak of a
+    /// guaranteed mode.
+    pub fn markdown(&self) -> String {
+        let o = &self.options;
+        let mut s = String::new();
         let _ = writeln!(
             s,
-            "| {} | {} | {:.1}% ({}) | {:.1}% ({}) | {:.2} | {:.0} | {:.2} | {:.2} |",
-            name(*mode),
-            t.outputs,
-            100.0 * t.leaks as f64 / t.outputs.max(1) as f64,
-            t.leaks,
-            100.0 * t.near_misses as f64 / t.outputs.max(1) as f64,
-            t.near_misses,
-            (t.nll / t.tokens.max(1) as f64).exp(),
-            t.tokens as f64 / t.decode_secs.max(1e-9),
-            per100(t.backtracks),
-            per100(t.rewound),
+            "{} prompts × {} seeds, temperature {}, at most {} tokens; backtrack below {} \
+             (retries {}, budget {}).\n",
+            self.prompts,
+            o.seeds,
+            o.temperature,
+            o.max_tokens,
+            o.backtrack.min_mass_left,
+            o.backtrack.retries_per_position,
+            o.backtrack.max_backtracks,
         );
-    }
-    let _ = writeln!(s, "\nNear-miss words (count):\n");
-    for (mode, t) in args.modes.iter().zip(tallies) {
-        let list: Vec<String> = t
-            .near_words
-            .iter()
-            .map(|(w, n)| format!("{w} ({n})"))
-            .collect();
-        let shown = if list.is_empty() {
-            "none".to_string()
-        } else {
-            list.join(", ")
-        };
-        let _ = writeln!(s, "- {}: {shown}", name(*mode));
-    }
-    for (mode, t) in args.modes.iter().zip(tallies) {
-        if matches!(mode, Mode::Hard | Mode::Backtrack) {
-            for text in &t.leaked_texts {
-                let _ = writeln!(s, "- LEAK in {}: {text:?}", name(*mode));
+        let _ = writeln!(
+            s,
+            "| mode | outputs | leak rate | near-miss rate | perplexity | tokens/s | \
+             backtracks / 100 tok | rewound / 100 tok |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+        for (mode, t) in o.modes.iter().zip(&self.tallies) {
+            let per100 = |n: usize| 100.0 * n as f64 / t.tokens.max(1) as f64;
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.1}% ({}) | {:.1}% ({}) | {:.2} | {:.0} | {:.2} | {:.2} |",
+                mode.name(),
+                t.outputs,
+                100.0 * t.leaks as f64 / t.outputs.max(1) as f64,
+                t.leaks,
+                100.0 * t.near_misses as f64 / t.outputs.max(1) as f64,
+                t.near_misses,
+                (t.nll / t.tokens.max(1) as f64).exp(),
+                t.tokens as f64 / t.decode_secs.max(1e-9),
+                per100(t.backtracks),
+                per100(t.rewound),
+            );
+        }
+        let _ = writeln!(s, "\nNear-miss words (count):\n");
+        for (mode, t) in o.modes.iter().zip(&self.tallies) {
+            let list: Vec<String> = t
+                .near_words
+                .iter()
+                .map(|(w, n)| format!("{w} ({n})"))
+                .collect();
+            let shown = if list.is_empty() {
+                "none".to_string()
+            } else {
+                list.join(", ")
+            };
+            let _ = writeln!(s, "- {}: {shown}", mode.name());
+        }
+        for (mode, t) in o.modes.iter().zip(&self.tallies) {
+            if matches!(mode, CompareMode::Hard | CompareMode::Backtrack) {
+                for text in &t.leaked_texts {
+                    let _ = writeln!(s, "- LEAK in {}: {text:?}", mode.name());
+                }
             }
         }
+        s
     }
-    s
 }
 
 #[cfg(test)]
@@ -367,5 +398,15 @@ mod tests {
         assert!(near("pari", "paris"));
         assert!(!near("car", "cat"));
         assert_eq!(words("A cat-like CAT's"), ["a", "cat", "like", "cat", "s"]);
+    }
+
+    #[test]
+    fn the_shipped_prompts_parse_and_bad_lines_are_named() {
+        let p = read_prompts(None).unwrap();
+        assert!(p.len() >= 30, "{}", p.len());
+        assert!(p.iter().all(|(w, q)| !w.is_empty() && !q.is_empty()));
+        let e = parse_prompts("x.tsv", "# c\ncat\tMeow?\nno tab here\n").unwrap_err();
+        assert_eq!(e.to_string(), "x.tsv line 3: expected `word<TAB>prompt`");
+        assert!(parse_prompts("x.tsv", "# only\n").is_err());
     }
 }

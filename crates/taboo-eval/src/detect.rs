@@ -49,8 +49,7 @@ pub fn detect(words: &[String], before: Option<char>, text: &str) -> [bool; 5] {
         hits[0] |= has_whole(&text, w);
         hits[1] |= normalised;
         hits[2] |= normalised
-            || (!lw.contains(' ')
-                && split_words(&lower).any(|x| stems.is_inflection(x, &lw)));
+            || (!lw.contains(' ') && split_words(&lower).any(|x| stems.is_inflection(x, &lw)));
         hits[3] |= normalised || has_whole(&folded, &fold(w));
         hits[4] |= normalised || has_whole(&spaced, &lw);
     }

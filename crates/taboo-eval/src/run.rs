@@ -1,99 +1,115 @@
-//! `taboo eval`: the evaluation protocol of DESIGN.md §7 in one command — conditions ×
-//! prompt suites × seeds, leak rates at five detector tiers, perplexity under the
-//! unconstrained model, diversity, distortion and cost, with bootstrap confidence intervals,
-//! written as JSON, CSV, a Markdown report and SVG plots. docs/EVAL.md describes it all.
+//! The evaluation run: conditions × prompt suites × seeds, each generation measured
+//! (docs/EVAL.md describes it all).
 //!
 //! Generations run through taboo-llm's batched decoding ([`taboo_llm::generate_batch`]):
-//! `--batch` sequences share each llama.cpp decode call, each with its own guard, sampler
-//! and seed, backtracking included. Every (suite, condition) is one batched run over all its
-//! prompts and seeds, so its tokens/s is a throughput; all conditions see the same prompts
-//! and seeds (paired).
-
-mod detect;
-mod metrics;
-mod plot;
-mod report;
-mod suite;
+//! `batch` sequences share each llama.cpp decode call, each with its own guard, sampler and
+//! seed, backtracking included. Every (suite, condition) is one batched run over its
+//! non-control prompts and seeds, so its tokens/s is a throughput; all conditions see the
+//! same prompts and seeds (paired). Control prompts are decoded one sequence at a time in
+//! every condition: on some models (Gemma 3 with llama.cpp's repacked Q4_K kernels) a
+//! sequence's logits depend on how many rows its decode call holds, so a control prompt
+//! batched next to backtracking neighbours would differ from B0 for reasons that are not the
+//! ban's; alone, the unconstrained control of B0 and of a ban condition get the same logits
+//! (`crates/taboo-llm/tests/batch_gemma.rs` pins what is and is not exact).
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde::Serialize;
+use taboo::forms::Morphology;
 use taboo::workload::{dictionary_words, Language};
-use taboo::{
-    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, NaiveGuard,
-    TokenId, Vocabulary,
-};
+use taboo::{TokenId, Vocabulary};
 use taboo_llm::{
-    generate_batch, prompt_tokens, score_batch, vocabulary_from_engine, Backtrack, BatchRequest,
-    Engine, EngineOptions, GenerateOptions, LlamaEngine, SamplingConfig,
+    generate_batch, prompt_tokens, score_batch, vocabulary_from_engine, Backtrack, BatchOutput,
+    BatchRequest, Engine, EngineOptions, GenerateOptions, LlamaEngine, SamplingConfig,
 };
 
-use crate::ban_args::naive_sequences_variants;
-use crate::model_args::{find_model, DEFAULT_MODEL};
-use crate::CliResult;
-use suite::{ModelKind, Suite, SUITES, SWEEP};
+use crate::detect;
+use crate::error::{Error, Result};
+use crate::guards::GuardMaker;
+use crate::metrics;
+use crate::suite::{ModelKind, Suite, SUITES, SWEEP};
 
-/// File name `scripts/fetch-models.sh --gemma` gives the base model.
-const BASE_MODEL: &str = "gemma-3-270m-q4_k_m.gguf";
-
-/// Run the evaluation protocol: ban conditions × prompt suites × seeds → leak rates at five
-/// detector tiers, perplexity, diversity, distortion and cost, as results.json, results.csv,
-/// report.md and SVG plots.
-#[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  \
-    taboo eval --quick --out /tmp/eval          # the CI subset (< 5 min on 2 cores), checks invariants\n  \
-    taboo eval --out eval-full                  # every suite, 3 seeds (docs/RESULTS.md)\n  \
-    taboo eval --suite en-chat,sweep --seeds 5  # some suites only\n  \
-    taboo eval --quick --batch 1 --out /tmp/seq # the same work one sequence at a time\n\n\
-    Suites: en-chat (SmolLM2 chat: cloze, taboo, explicit, control), en-open (long ban lists),\n\
-    en-gemma and ru-gemma (Gemma 3 270M continuation), sweep (ban lists of 1 … 10,000 words).\n\
-    Conditions: B0 off · B1 instruction only · B2 naive token-id ban, without / with the\n\
-    leading-space spellings · B4 hard · B5 soft penalty · B6 backtracking · B7 backtracking +\n\
-    disguises. Tiers: exact, normalised, inflected, disguised, spaced (docs/EVAL.md).")]
-pub struct Args {
-    /// Suites to run, comma-separated: en-chat, en-open, en-gemma, ru-gemma, sweep. Default: all.
-    #[arg(long, value_name = "NAME", value_delimiter = ',')]
-    suite: Vec<String>,
-    /// The CI subset: 2 prompts per kind, shorter outputs, one soft strength, a 3-point sweep;
-    /// fails (exit 1) if an invariant breaks (a guaranteed tier leaks, a perplexity is not
-    /// finite).
-    #[arg(long)]
-    quick: bool,
-    /// Directory for results.json, results.csv, report.md and the plots (created).
-    #[arg(long, value_name = "DIR", default_value = "eval-out")]
-    out: PathBuf,
-    /// Seeds per prompt and condition (0, 1, …).
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    seeds: u64,
-    /// Sequences decoded together (1 = one at a time).
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    batch: usize,
-    /// Sampling temperature.
-    #[arg(long, value_name = "T", default_value_t = 0.7)]
-    temperature: f32,
-    /// Instruct model for the chat suites and the sweep. Default: models/SmolLM2-135M-Instruct-Q4_1.gguf.
-    #[arg(long, value_name = "PATH")]
-    chat_model: Option<PathBuf>,
-    /// Base model for the continuation suites. Default: models/gemma-3-270m-q4_k_m.gguf.
-    #[arg(long, value_name = "PATH")]
-    base_model: Option<PathBuf>,
-    /// Directory of the suite files. Default: testdata/eval here or in the source tree.
-    #[arg(long, value_name = "DIR")]
-    suites_dir: Option<PathBuf>,
+/// What to run. Built with [`EvalOptions::new`] (the two model files) and adjusted field by
+/// field; new fields get defaults, so the struct is `#[non_exhaustive]`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EvalOptions {
+    /// Suites to run ([`SUITES`] and [`SWEEP`]); empty: all of them.
+    pub suites: Vec<String>,
+    /// The CI subset: 2 prompts per kind, shorter outputs, one soft strength, a 3-point sweep.
+    pub quick: bool,
+    /// Seeds per prompt and condition (0, 1, …), at least 1.
+    pub seeds: u64,
+    /// Sequences decoded together, 1 to 64.
+    pub batch: usize,
+    /// Sampling temperature, ≥ 0.
+    pub temperature: f32,
+    /// Instruct model for the chat suites and the sweep.
+    pub chat_model: PathBuf,
+    /// Base model for the continuation suites.
+    pub base_model: PathBuf,
+    /// A directory of suite files (`<name>.tsv`) to use instead of the shipped suites.
+    pub suites_dir: Option<PathBuf>,
     /// CPU threads.
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    threads: usize,
+    pub threads: usize,
     /// Bootstrap resamples per confidence interval.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    resamples: usize,
+    pub resamples: usize,
+}
+
+impl EvalOptions {
+    /// The defaults (every suite, 3 seeds, batch 8, temperature 0.7, 2 threads, 1,000
+    /// resamples) with these two models.
+    pub fn new(chat_model: impl Into<PathBuf>, base_model: impl Into<PathBuf>) -> EvalOptions {
+        EvalOptions {
+            suites: Vec::new(),
+            quick: false,
+            seeds: 3,
+            batch: 8,
+            temperature: 0.7,
+            chat_model: chat_model.into(),
+            base_model: base_model.into(),
+            suites_dir: None,
+            threads: 2,
+            resamples: 1000,
+        }
+    }
+
+    /// Checks the ranges and names; the errors name the option.
+    pub fn validate(&self) -> Result<()> {
+        if self.seeds == 0 {
+            return Err(Error::Option("--seeds must be at least 1".into()));
+        }
+        if !(1..=64).contains(&self.batch) {
+            return Err(Error::Option(format!(
+                "--batch {}: expected 1 to 64 sequences",
+                self.batch
+            )));
+        }
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return Err(Error::Option(format!(
+                "--temperature {}: expected a number ≥ 0",
+                self.temperature
+            )));
+        }
+        if self.threads == 0 {
+            return Err(Error::Option("--threads must be at least 1".into()));
+        }
+        for s in &self.suites {
+            if !SUITES.contains(&s.as_str()) && s != SWEEP {
+                return Err(Error::UnknownSuite(s.clone()));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A ban condition of DESIGN.md §7.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Condition {
     /// B0: no constraint.
     Off,
@@ -155,15 +171,12 @@ impl Condition {
     }
 }
 
-/// The entry options of B7: every inflected form and every disguise of each word. Its
-/// guaranteed tiers stay exact, normalised and disguised: the inflected tier's detector is
-/// deliberately wider than any dictionary (a Russian stem plus up to three letters also
-/// catches кошкин, another lexeme), so its B7 figure is a measurement, not an invariant.
-fn full_entry_options() -> EntryOptions {
-    EntryOptions {
-        disguise: true,
-        forms: true,
-        ..EntryOptions::default()
+impl Serialize for Condition {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.id())
     }
 }
 
@@ -191,108 +204,214 @@ fn conditions(quick: bool) -> Vec<Condition> {
 /// One generation and everything measured on it.
 #[derive(Clone, Debug)]
 pub struct Sample {
+    /// Suite name.
     pub suite: String,
+    /// Ban condition.
     pub condition: Condition,
+    /// Prompt kind (cloze, control …).
     pub kind: String,
+    /// Index of the prompt in its suite.
     pub item: usize,
+    /// Sampling seed.
     pub seed: u64,
+    /// Banned words; the first is the one the prompt elicits.
     pub words: Vec<String>,
+    /// The output.
     pub text: String,
+    /// Kept tokens.
     pub tokens: usize,
     /// Σ −log p(token) under the unconstrained model, after the prompt without instruction.
     pub nll: f64,
+    /// Why the generation ended.
     pub finish: &'static str,
-    /// Per detector tier.
+    /// Per detector tier ([`detect::TIERS`]).
     pub tiers: [bool; 5],
     /// Removed mass per kept step.
     pub removed: Vec<f32>,
     /// Σ_t −log Z_t.
     pub neg_log_z: f64,
+    /// Rewinds.
     pub backtracks: usize,
+    /// Tokens taken back by rewinds.
     pub rewound: usize,
+    /// Guard time per kept token.
     pub guard_us: f64,
+    /// Steps where the guard changed a logit.
     pub masked_steps: usize,
     /// Control prompts: the text differs from B0's with the same seed.
     pub changed_vs_off: Option<bool>,
 }
 
 /// Throughput of one batched run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct RunCost {
+    /// Suite name.
     pub suite: String,
+    /// Ban condition.
     pub condition: Condition,
+    /// Kept tokens per second of the batched run of non-control prompts.
     pub tokens_per_second: f64,
+    /// Wall time of that run.
     pub seconds: f64,
+    /// Wall time of the control prompts, decoded one at a time.
+    pub control_seconds: f64,
 }
 
 /// One point of the ban-list-size sweep.
 #[derive(Clone, Debug)]
 pub struct SweepPoint {
+    /// Banned words.
     pub size: usize,
+    /// Ban condition.
     pub condition: Condition,
+    /// Generations.
     pub outputs: usize,
+    /// Outputs with the elicited word at the normalised tier.
     pub leaks: usize,
+    /// Throughput of the batched run.
     pub tokens_per_second: f64,
+    /// Guard time per kept token.
     pub guard_us: f64,
+    /// Compile and warm-up time per ban list.
     pub compile_ms: f64,
 }
 
+/// The settings of a run, as the report shows them.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Settings {
+    /// The chat model's file name.
+    pub chat_model: Option<String>,
+    /// The base model's file name.
+    pub base_model: Option<String>,
+    /// The command line, when the caller gives it.
+    pub command: Option<String>,
+    /// The commit the binary was built from (`unknown` outside a git checkout).
+    pub commit: String,
+    /// Seeds per prompt.
+    pub seeds: u64,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// Sequences per decode call.
+    pub batch: usize,
+    /// CPU threads.
+    pub threads: usize,
+    /// The CI subset.
+    pub quick: bool,
+    /// Bootstrap resamples.
+    pub bootstrap_resamples: usize,
+    /// Wall time, `4m02s`.
+    pub wall_time: String,
+}
+
+impl Settings {
+    /// (name, value) rows for the report's settings table.
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let mut rows = Vec::new();
+        if let Some(m) = &self.chat_model {
+            rows.push(("chat model", m.clone()));
+        }
+        if let Some(m) = &self.base_model {
+            rows.push(("base model", m.clone()));
+        }
+        if let Some(c) = &self.command {
+            rows.push(("command", c.clone()));
+        }
+        rows.extend([
+            ("commit", self.commit.clone()),
+            ("seeds", self.seeds.to_string()),
+            ("temperature", self.temperature.to_string()),
+            ("batch", self.batch.to_string()),
+            ("threads", self.threads.to_string()),
+            ("quick", self.quick.to_string()),
+            ("bootstrap resamples", self.bootstrap_resamples.to_string()),
+            ("wall time", self.wall_time.clone()),
+        ]);
+        rows
+    }
+}
+
 /// Everything a run produced.
+#[derive(Clone, Debug)]
 pub struct Results {
+    /// Every generation of the suites.
     pub samples: Vec<Sample>,
+    /// One per (suite, condition).
     pub costs: Vec<RunCost>,
+    /// The ban-list-size sweep.
     pub sweep: Vec<SweepPoint>,
+    /// The sweep's unconstrained reference throughput.
     pub sweep_off_tps: Option<f64>,
-    pub settings: Vec<(String, String)>,
+    /// How it ran.
+    pub settings: Settings,
+    /// Wall time.
     pub seconds: f64,
 }
 
-/// A progress line on stderr: done/total, elapsed, ETA, what runs.
-struct Progress {
-    total: usize,
-    done: usize,
+/// Where a run is, for a progress display.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress<'a> {
+    /// Generations finished.
+    pub done: usize,
+    /// Generations in the run.
+    pub total: usize,
+    /// What runs now: `en-chat / B4 hard`, or `loading`.
+    pub label: &'a str,
+}
+
+/// A progress line on stderr: done/total, elapsed, ETA, what runs; redrawn in place on a
+/// terminal, one line per 10% otherwise.
+pub struct ProgressBar {
     started: Instant,
     tty: bool,
     last_decile: usize,
+    drawn: bool,
 }
 
-impl Progress {
-    fn new(total: usize) -> Progress {
-        Progress {
-            total,
-            done: 0,
+impl Default for ProgressBar {
+    fn default() -> ProgressBar {
+        ProgressBar::new()
+    }
+}
+
+impl ProgressBar {
+    /// A bar starting its clock now.
+    pub fn new() -> ProgressBar {
+        ProgressBar {
             started: Instant::now(),
             tty: std::io::stderr().is_terminal(),
             last_decile: 0,
+            drawn: false,
         }
     }
 
-    fn show(&mut self, done: usize, label: &str) {
-        self.done = done;
+    /// Draws `p`.
+    pub fn show(&mut self, p: &Progress<'_>) {
+        let (done, total) = (p.done, p.total);
         let secs = self.started.elapsed().as_secs_f64();
         let eta = if done > 0 {
-            secs / done as f64 * (self.total - done.min(self.total)) as f64
+            secs / done as f64 * (total - done.min(total)) as f64
         } else {
             f64::NAN
         };
         let width = 24;
-        let filled = (done * width / self.total.max(1)).min(width);
+        let filled = (done * width / total.max(1)).min(width);
         let line = format!(
-            "[{}{}] {done}/{} generations, {} elapsed, ETA {}  {label}",
+            "[{}{}] {done}/{total} generations, {} elapsed, ETA {}  {}",
             "#".repeat(filled),
             ".".repeat(width - filled),
-            self.total,
             clock(secs),
             if eta.is_finite() {
                 clock(eta)
             } else {
                 "?".into()
-            }
+            },
+            p.label
         );
         if self.tty {
+            self.drawn = true;
             eprint!("\r{line:<110}");
         } else {
-            let decile = done * 10 / self.total.max(1);
+            let decile = done * 10 / total.max(1);
             if decile > self.last_decile || done == 0 {
                 self.last_decile = decile;
                 eprintln!("{line}");
@@ -300,52 +419,72 @@ impl Progress {
         }
     }
 
-    fn finish(&self) {
-        if self.tty {
+    /// Ends the line on a terminal.
+    pub fn finish(&self) {
+        if self.tty && self.drawn {
             eprintln!();
         }
     }
 }
 
-fn clock(secs: f64) -> String {
+/// `4m02s`.
+pub fn clock(secs: f64) -> String {
     let s = secs.round() as u64;
     format!("{}m{:02}s", s / 60, s % 60)
 }
 
-/// Runs `taboo eval`.
-pub fn run(args: Args) -> CliResult {
-    if args.seeds == 0 {
-        return Err("--seeds must be at least 1".into());
+/// Settings shared by every run of one evaluation.
+struct Context<'a> {
+    seeds: u64,
+    temperature: f32,
+    /// Word forms for B7, one for the run (the Russian dictionary is read once).
+    morphology: Morphology,
+    cancel: &'a AtomicBool,
+    total: usize,
+    done: usize,
+    progress: &'a mut dyn FnMut(&Progress<'_>),
+}
+
+impl Context<'_> {
+    fn show(&mut self, done: usize, label: &str) {
+        (self.progress)(&Progress {
+            done,
+            total: self.total,
+            label,
+        });
     }
-    if !(1..=64).contains(&args.batch) {
-        return Err(format!("--batch {}: expected 1 to 64 sequences", args.batch).into());
-    }
-    if !(args.temperature >= 0.0 && args.temperature.is_finite()) {
-        return Err(format!("--temperature {}: expected a number ≥ 0", args.temperature).into());
-    }
-    let selected: Vec<String> = if args.suite.is_empty() {
+}
+
+/// The file name of a model path, for the report (no machine's directories in it).
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Runs the evaluation. `progress` is told about every finished generation; setting
+/// `cancel` ends the running generations early (their outputs count as interrupted).
+pub fn run(
+    options: &EvalOptions,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(&Progress<'_>),
+) -> Result<Results> {
+    options.validate()?;
+    let selected: Vec<String> = if options.suites.is_empty() {
         SUITES
             .iter()
             .map(|s| s.to_string())
             .chain([SWEEP.to_string()])
             .collect()
     } else {
-        args.suite.clone()
+        options.suites.clone()
     };
-    for s in &selected {
-        if !SUITES.contains(&s.as_str()) && s != SWEEP {
-            return Err(format!(
-                "unknown suite {s:?}: expected one of {}, {SWEEP}",
-                SUITES.join(", ")
-            )
-            .into());
-        }
-    }
-    let dir = args.suites_dir.clone().unwrap_or_else(suite::default_dir);
+    let dir = options.suites_dir.as_deref();
     let mut suites: Vec<Suite> = Vec::new();
     for name in SUITES.iter().filter(|n| selected.iter().any(|s| s == *n)) {
-        let mut s = Suite::load(&dir, name)?;
-        if args.quick {
+        let mut s = Suite::find(dir, name)?;
+        if options.quick {
             // Long-list writing is slow (96 tokens, 40 words): one prompt.
             let open = s.items.iter().all(|i| i.kind == "open");
             s = s.quick(if open { 1 } else { 2 });
@@ -356,52 +495,52 @@ pub fn run(args: Args) -> CliResult {
         suites.push(s);
     }
     let sweep = selected.iter().any(|s| s == SWEEP);
-    let sweep_sizes: Vec<usize> = if args.quick {
+    let sweep_sizes: Vec<usize> = if options.quick {
         vec![1, 100, 10_000]
     } else {
         vec![1, 10, 100, 1_000, 10_000]
     };
     let sweep_suite = if sweep {
-        let mut s = Suite::load(&dir, "en-chat")?;
+        let mut s = Suite::find(dir, "en-chat")?;
         s.items.retain(|i| i.kind == "cloze");
-        s.items.truncate(if args.quick { 2 } else { 6 });
+        s.items.truncate(if options.quick { 2 } else { 6 });
         s.max_tokens = 32;
         Some(s)
     } else {
         None
     };
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     // Fail on a missing dictionary before any model runs.
     if sweep {
-        dictionary_words(Language::English, *sweep_sizes.iter().max().unwrap_or(&1))?;
+        dictionary_words(Language::English, *sweep_sizes.iter().max().unwrap_or(&1))
+            .map_err(|e| Error::Workload(e.to_string()))?;
     }
 
-    let conds = conditions(args.quick);
-    let seeds = args.seeds as usize;
+    let conds = conditions(options.quick);
+    let seeds = options.seeds as usize;
     let sweep_conds = [Condition::Naive, Condition::Hard];
     let total = suites.iter().map(|s| s.items.len()).sum::<usize>() * conds.len() * seeds
         + sweep_suite.as_ref().map_or(0, |s| {
             s.items.len() * seeds * (1 + sweep_sizes.len() * sweep_conds.len())
         });
-    let mut progress = Progress::new(total);
-    progress.show(0, "loading");
     let started = Instant::now();
     let mut results = Results {
         samples: Vec::new(),
         costs: Vec::new(),
         sweep: Vec::new(),
         sweep_off_tps: None,
-        settings: Vec::new(),
+        settings: Settings::default(),
         seconds: 0.0,
     };
-    let cancel = AtomicBool::new(false);
-    let ctx = Context {
-        seeds: args.seeds,
-        temperature: args.temperature,
-        resamples: args.resamples,
-        morphology: taboo::forms::Morphology::new(),
+    let mut ctx = Context {
+        seeds: options.seeds,
+        temperature: options.temperature,
+        morphology: Morphology::new(),
+        cancel,
+        total,
+        done: 0,
+        progress,
     };
+    ctx.show(0, "loading");
 
     for kind in [ModelKind::Chat, ModelKind::Base] {
         let mine: Vec<&Suite> = suites.iter().filter(|s| s.model == kind).collect();
@@ -409,55 +548,28 @@ pub fn run(args: Args) -> CliResult {
         if mine.is_empty() && !sweep_here {
             continue;
         }
-        let path = match kind {
-            ModelKind::Chat => args
-                .chat_model
-                .clone()
-                .unwrap_or_else(|| find_model(DEFAULT_MODEL)),
-            ModelKind::Base => args
-                .base_model
-                .clone()
-                .unwrap_or_else(|| find_model(BASE_MODEL)),
+        let (path, which) = match kind {
+            ModelKind::Chat => (&options.chat_model, "chat model"),
+            ModelKind::Base => (&options.base_model, "base model"),
         };
         let mut engine = LlamaEngine::load(
-            &path,
+            path,
             &EngineOptions {
-                threads: args.threads,
+                threads: options.threads,
                 context_size: 1024,
-                sequences: args.batch,
+                sequences: options.batch,
                 ..EngineOptions::default()
             },
         )
-        .map_err(|e| match kind {
-            ModelKind::Base => {
-                format!("{e} (the base model comes with scripts/fetch-models.sh --gemma)")
-            }
-            ModelKind::Chat => e.to_string(),
-        })?;
-        results.settings.push((
-            format!(
-                "{} model",
-                if kind == ModelKind::Chat {
-                    "chat"
-                } else {
-                    "base"
-                }
-            ),
-            path.display().to_string(),
-        ));
+        .map_err(|source| Error::Model { which, source })?;
+        match kind {
+            ModelKind::Chat => results.settings.chat_model = Some(file_name(path)),
+            ModelKind::Base => results.settings.base_model = Some(file_name(path)),
+        }
         let vocab = Arc::new(vocabulary_from_engine(&engine));
         for s in mine {
             for &c in &conds {
-                run_condition(
-                    &mut engine,
-                    &vocab,
-                    s,
-                    c,
-                    &ctx,
-                    &cancel,
-                    &mut progress,
-                    &mut results,
-                )?;
+                run_condition(&mut engine, &vocab, s, c, &mut ctx, &mut results)?;
             }
         }
         if let (true, Some(s)) = (sweep_here, &sweep_suite) {
@@ -467,143 +579,35 @@ pub fn run(args: Args) -> CliResult {
                 s,
                 &sweep_sizes,
                 &sweep_conds,
-                &ctx,
-                &cancel,
-                &mut progress,
+                &mut ctx,
                 &mut results,
             )?;
         }
     }
-    progress.finish();
     mark_control_changes(&mut results.samples);
     results.seconds = started.elapsed().as_secs_f64();
-    results.settings.extend([
-        (
-            "command".into(),
-            std::env::args().collect::<Vec<_>>().join(" "),
-        ),
-        ("commit".into(), git_commit()),
-        ("seeds".into(), args.seeds.to_string()),
-        ("temperature".into(), args.temperature.to_string()),
-        ("batch".into(), args.batch.to_string()),
-        ("threads".into(), args.threads.to_string()),
-        ("quick".into(), args.quick.to_string()),
-        ("bootstrap resamples".into(), args.resamples.to_string()),
-        ("wall time".into(), clock(results.seconds)),
-    ]);
-    let violations = report::write_all(&args.out, &results, &ctx)?;
-    eprintln!(
-        "taboo eval: {} generations in {}; wrote {}/report.md, results.json, results.csv and plots",
-        results.samples.len() + results.sweep.iter().map(|p| p.outputs).sum::<usize>(),
-        clock(results.seconds),
-        args.out.display()
-    );
-    if !violations.is_empty() {
-        for v in &violations {
-            eprintln!("invariant broken: {v}");
-        }
-        if args.quick {
-            return Err(format!("{} invariant(s) broken (see report.md)", violations.len()).into());
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    results.settings = Settings {
+        commit: option_env!("TABOO_EVAL_COMMIT")
+            .unwrap_or("unknown")
+            .to_string(),
+        seeds: options.seeds,
+        temperature: options.temperature,
+        batch: options.batch,
+        threads: options.threads,
+        quick: options.quick,
+        bootstrap_resamples: options.resamples,
+        wall_time: clock(results.seconds),
+        ..results.settings
+    };
+    Ok(results)
 }
 
-/// Settings shared by every run.
-pub struct Context {
-    pub seeds: u64,
-    pub temperature: f32,
-    pub resamples: usize,
-    /// Word forms for B7, one for the run (the Russian dictionary is read once).
-    pub morphology: taboo::forms::Morphology,
-}
-
-fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn table(
-    vocab: &Arc<Vocabulary>,
-    words: &[String],
-    options: EntryOptions,
-    morphology: &taboo::forms::Morphology,
-) -> CliResult<Arc<MaskTable>> {
-    let list = BanList::from_words(words.iter().map(String::as_str), options)
-        .map_err(|e| format!("cannot ban {words:?}: {e}"))?;
-    let (list, _) = list.expand_forms(morphology)?;
-    let table = Arc::new(MaskTable::new(
-        Arc::new(Automaton::compile(&list)?),
-        vocab.clone(),
-    ));
-    table.warm_up();
-    Ok(table)
-}
-
-/// Makes the guards of one condition and ban list: the compiled table (or the naive
-/// sequences) is built once and shared by every seed's guard.
-enum GuardMaker {
-    None,
-    Naive(NaiveGuard),
-    Automaton(Arc<MaskTable>, GuardConfig),
-}
-
-impl GuardMaker {
-    /// The guard of `condition` for `words`.
-    fn new(
-        engine: &LlamaEngine,
-        vocab: &Arc<Vocabulary>,
-        condition: Condition,
-        words: &[String],
-        morphology: &taboo::forms::Morphology,
-    ) -> CliResult<GuardMaker> {
-        let tokenize = |t: &str| engine.tokenize(t, false);
-        Ok(match condition {
-            Condition::Off | Condition::Instruct => GuardMaker::None,
-            Condition::Naive | Condition::NaiveSpace => GuardMaker::Naive(NaiveGuard::new(
-                vocab.clone(),
-                naive_sequences_variants(&tokenize, words, condition == Condition::NaiveSpace),
-            )),
-            Condition::Hard | Condition::Backtrack => GuardMaker::Automaton(
-                table(vocab, words, EntryOptions::default(), morphology)?,
-                GuardConfig::default(),
-            ),
-            Condition::Soft(penalty) => GuardMaker::Automaton(
-                table(vocab, words, EntryOptions::default(), morphology)?,
-                GuardConfig {
-                    mode: taboo::Mode::Soft {
-                        penalty,
-                        partial_penalty: 0.0,
-                    },
-                    ..GuardConfig::default()
-                },
-            ),
-            Condition::Full => GuardMaker::Automaton(
-                table(vocab, words, full_entry_options(), morphology)?,
-                GuardConfig::default(),
-            ),
-        })
-    }
-
-    /// A fresh guard (one per sequence), or `None` for the unguarded conditions.
-    fn make(&self) -> Option<Box<dyn LogitsGuard>> {
-        match self {
-            GuardMaker::None => None,
-            GuardMaker::Naive(g) => Some(Box::new(g.clone())),
-            GuardMaker::Automaton(table, config) => {
-                Some(Box::new(Guard::new(table.clone(), *config)))
-            }
-        }
-    }
-}
-
-fn options(suite: &Suite, condition: Condition, seed: u64, temperature: f32) -> GenerateOptions {
+fn generate_options(
+    suite: &Suite,
+    condition: Condition,
+    seed: u64,
+    temperature: f32,
+) -> GenerateOptions {
     GenerateOptions {
         sampling: SamplingConfig {
             temperature,
@@ -626,19 +630,19 @@ fn prompt_end(engine: &LlamaEngine, suite: &Suite, prompt: &str) -> Option<char>
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_condition(
     engine: &mut LlamaEngine,
     vocab: &Arc<Vocabulary>,
     suite: &Suite,
     condition: Condition,
-    ctx: &Context,
-    cancel: &AtomicBool,
-    progress: &mut Progress,
+    ctx: &mut Context<'_>,
     results: &mut Results,
-) -> CliResult<()> {
-    let mut requests = Vec::new();
-    let mut keys = Vec::new();
+) -> Result<()> {
+    // Non-control prompts in one batched run; control prompts one at a time (module docs).
+    let mut batched = Vec::new();
+    let mut batched_keys = Vec::new();
+    let mut solo = Vec::new();
+    let mut solo_keys = Vec::new();
     for (i, item) in suite.items.iter().enumerate() {
         let prompt = if condition == Condition::Instruct {
             suite.instructed(item)
@@ -647,32 +651,59 @@ fn run_condition(
         };
         let maker = GuardMaker::new(engine, vocab, condition, &item.words, &ctx.morphology)?;
         for seed in 0..ctx.seeds {
-            requests.push(BatchRequest {
+            let request = BatchRequest {
                 prompt: prompt.clone(),
                 guard: maker.make(),
-                options: options(suite, condition, seed, ctx.temperature),
-            });
-            keys.push((i, seed));
+                options: generate_options(suite, condition, seed, ctx.temperature),
+            };
+            if item.kind == "control" {
+                solo.push(request);
+                solo_keys.push((i, seed));
+            } else {
+                batched.push(request);
+                batched_keys.push((i, seed));
+            }
         }
     }
-    let base = progress.done;
     let label = format!("{} / {}", suite.name, condition.label());
-    let run = generate_batch(&mut *engine, requests, cancel, &mut |n| {
-        progress.show(base + n, &label)
-    })?;
+    let base = ctx.done;
+    let (cancel, total) = (ctx.cancel, ctx.total);
+    let progress = &mut *ctx.progress;
+    let mut show = |n: usize| {
+        progress(&Progress {
+            done: base + n,
+            total,
+            label: &label,
+        })
+    };
+    let run = generate_batch(&mut *engine, batched, cancel, &mut |n| show(n))?;
+    let (seconds, tokens_per_second) = (run.seconds, run.tokens_per_second);
+    let mut outputs: Vec<((usize, u64), BatchOutput)> =
+        batched_keys.into_iter().zip(run.outputs).collect();
+    let t0 = Instant::now();
+    for (key, request) in solo_keys.into_iter().zip(solo) {
+        let finished = outputs.len();
+        let mut one = generate_batch(&mut *engine, vec![request], cancel, &mut |n| {
+            show(finished + n)
+        })?;
+        outputs.push((key, one.outputs.remove(0)));
+    }
+    let control_seconds = t0.elapsed().as_secs_f64();
+    ctx.done = base + outputs.len();
+    outputs.sort_by_key(|(key, _)| *key);
     // Perplexity under the unconstrained model: output tokens after the prompt without the
     // instruction, no guard.
     let mut items: Vec<(Vec<TokenId>, Vec<TokenId>)> = Vec::new();
-    for (&(i, _), out) in keys.iter().zip(&run.outputs) {
+    for ((i, _), out) in &outputs {
         let p = prompt_tokens(
             &*engine,
-            &suite.items[i].prompt,
+            &suite.items[*i].prompt,
             suite.model == ModelKind::Base,
         )?;
         items.push((p, out.generation.tokens.clone()));
     }
     let nll = score_batch(&mut *engine, &items)?;
-    for ((&(i, seed), out), nll) in keys.iter().zip(run.outputs).zip(nll) {
+    for (((i, seed), out), nll) in outputs.into_iter().zip(nll) {
         let item = &suite.items[i];
         let g = out.generation;
         let before = prompt_end(engine, suite, &item.prompt);
@@ -704,26 +735,25 @@ fn run_condition(
     results.costs.push(RunCost {
         suite: suite.name.clone(),
         condition,
-        tokens_per_second: run.tokens_per_second,
-        seconds: run.seconds,
+        tokens_per_second,
+        seconds,
+        control_seconds,
     });
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_sweep(
     engine: &mut LlamaEngine,
     vocab: &Arc<Vocabulary>,
     suite: &Suite,
     sizes: &[usize],
     conds: &[Condition],
-    ctx: &Context,
-    cancel: &AtomicBool,
-    progress: &mut Progress,
+    ctx: &mut Context<'_>,
     results: &mut Results,
-) -> CliResult<()> {
+) -> Result<()> {
     let max = sizes.iter().copied().max().unwrap_or(1);
-    let dictionary = dictionary_words(Language::English, max)?;
+    let dictionary =
+        dictionary_words(Language::English, max).map_err(|e| Error::Workload(e.to_string()))?;
     // Reference: no ban.
     let mut plan: Vec<(usize, Condition)> = vec![(1, Condition::Off)];
     for &size in sizes {
@@ -753,16 +783,25 @@ fn run_sweep(
                 requests.push(BatchRequest {
                     prompt: item.prompt.clone(),
                     guard: maker.make(),
-                    options: options(suite, condition, seed, ctx.temperature),
+                    options: generate_options(suite, condition, seed, ctx.temperature),
                 });
                 words_of.push(item.words[..1].to_vec());
             }
         }
-        let base = progress.done;
+        let base = ctx.done;
         let label = format!("sweep / {} words / {}", size, condition.label());
-        let run = generate_batch(&mut *engine, requests, cancel, &mut |n| {
-            progress.show(base + n, &label)
-        })?;
+        let run = {
+            let (cancel, total) = (ctx.cancel, ctx.total);
+            let progress = &mut *ctx.progress;
+            generate_batch(&mut *engine, requests, cancel, &mut |n| {
+                progress(&Progress {
+                    done: base + n,
+                    total,
+                    label: &label,
+                })
+            })?
+        };
+        ctx.done = base + run.outputs.len();
         let mut leaks = 0;
         let mut guard_us = 0.0;
         let mut tokens = 0usize;

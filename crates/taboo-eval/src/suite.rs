@@ -84,9 +84,7 @@ impl Suite {
                         suite.model = match value {
                             "chat" => ModelKind::Chat,
                             "base" => ModelKind::Base,
-                            v => {
-                                return Err(at(format!("model {v:?}: expected chat or base")))
-                            }
+                            v => return Err(at(format!("model {v:?}: expected chat or base"))),
                         }
                     }
                     "lang" => suite.lang = value.to_string(),

@@ -15,6 +15,7 @@ use taboo::{BanList, EntryOptions, Spellings, TiktokenEncoding, TokenId, Vocabul
 
 use crate::ban_args::naive_sequences_with;
 use crate::model_args::ModelArgs;
+use crate::show::show_token;
 use crate::tiktoken_args::{encoder, parse_vocab};
 use crate::CliResult;
 
@@ -172,21 +173,6 @@ pub fn variants(word: &str, case_sensitive: bool) -> Vec<String> {
         }
     }
     out
-}
-
-/// A token's bytes for display: quoted text, with bytes that are not UTF-8 as `\xNN`.
-pub fn show_token(bytes: &[u8]) -> String {
-    let mut s = String::from("\"");
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            s.extend(c.escape_debug());
-        }
-        for b in chunk.invalid() {
-            s.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    s.push('"');
-    s
 }
 
 /// Runs `taboo explain`.
