@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use taboo::{Automaton, BanList, EntryOptions, Guard, LogitsGuard, MaskTable, NaiveGuard};
+use taboo::{Ban, LogitsGuard, NaiveGuard};
 use taboo_llm::{
     generate, prompt_tokens, score_batch, vocabulary_from_engine, Backtrack, Engine,
     GenerateOptions, Generation, LlamaEngine, SamplingConfig,
@@ -20,7 +20,7 @@ use taboo_llm::{
 
 use crate::detect::is_word_char;
 use crate::error::{Error, Result};
-use crate::guards::{naive_sequences, soft};
+use crate::guards::soft;
 use crate::suite::ELICIT_EN;
 
 /// A ban mode compared.
@@ -144,15 +144,12 @@ pub fn compare(
     let total = prompts.len() * options.seeds as usize * options.modes.len();
     let mut done = 0;
     for (word, prompt) in &prompts {
-        let list = BanList::from_words([word.as_str()], EntryOptions::default())?;
-        let table = Arc::new(MaskTable::new(
-            Arc::new(Automaton::compile(&list)?),
+        let ban = Ban::new([word.as_str()])?;
+        ban.table(&vocab);
+        let naive = NaiveGuard::from_words(
             vocab.clone(),
-        ));
-        table.warm_up();
-        let naive = naive_sequences(
-            &|t: &str| engine.tokenize(t, false),
             std::slice::from_ref(word),
+            &|t: &str| engine.tokenize(t, false),
             true,
         );
         for seed in 0..options.seeds {
@@ -165,15 +162,11 @@ pub fn compare(
                 );
                 let mut guard: Option<Box<dyn LogitsGuard>> = match mode {
                     CompareMode::Off => None,
-                    CompareMode::Naive => {
-                        Some(Box::new(NaiveGuard::new(vocab.clone(), naive.clone())))
-                    }
+                    CompareMode::Naive => Some(Box::new(naive.clone())),
                     CompareMode::Soft => {
-                        Some(Box::new(Guard::new(table.clone(), soft(options.penalty))))
+                        Some(Box::new(ban.guard_with(&vocab, soft(options.penalty))))
                     }
-                    CompareMode::Hard | CompareMode::Backtrack => {
-                        Some(Box::new(Guard::new(table.clone(), Default::default())))
-                    }
+                    CompareMode::Hard | CompareMode::Backtrack => Some(Box::new(ban.guard(&vocab))),
                 };
                 let generate_options = GenerateOptions {
                     sampling: SamplingConfig {

@@ -438,7 +438,7 @@ struct Context<'a> {
     seeds: u64,
     temperature: f32,
     /// Word forms for B7, one for the run (the Russian dictionary is read once).
-    morphology: Morphology,
+    morphology: Arc<Morphology>,
     cancel: &'a AtomicBool,
     total: usize,
     done: usize,
@@ -534,7 +534,7 @@ pub fn run(
     let mut ctx = Context {
         seeds: options.seeds,
         temperature: options.temperature,
-        morphology: Morphology::new(),
+        morphology: Arc::new(Morphology::new()),
         cancel,
         total,
         done: 0,

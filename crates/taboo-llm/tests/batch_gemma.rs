@@ -90,9 +90,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn argmax(v: &[f32]) -> usize {
-    (0..v.len())
-        .max_by(|&a, &b| v[a].total_cmp(&v[b]))
-        .unwrap()
+    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
 }
 
 #[test]
@@ -158,10 +156,16 @@ fn gemma_batching_is_exact_per_call_shape_not_across_shapes() {
     }
     for row in 1..4 {
         let l = step_logits(&mut engine, 0, &prompts[0], token, &others3, row);
-        eprintln!("Gemma, 4 rows, own row {row} vs 0: {:e}", max_diff(&four, &l));
+        eprintln!(
+            "Gemma, 4 rows, own row {row} vs 0: {:e}",
+            max_diff(&four, &l)
+        );
     }
     assert!(d > 0.0, "one row and four rows gave identical logits");
-    assert!(d < 0.5, "the difference is rounding, not a different computation: {d}");
+    assert!(
+        d < 0.5,
+        "the difference is rounding, not a different computation: {d}"
+    );
     assert_eq!(argmax(&alone), argmax(&four));
 
     // Exact at the generation level: a request decoded alone in the batched engine gives
@@ -182,9 +186,13 @@ fn gemma_batching_is_exact_per_call_shape_not_across_shapes() {
         },
     };
     let solo = |engine: &mut LlamaEngine, i: usize| {
-        let mut run =
-            generate_batch(engine, vec![request(i)], &AtomicBool::new(false), &mut |_| {})
-                .unwrap();
+        let mut run = generate_batch(
+            engine,
+            vec![request(i)],
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap();
         run.outputs.remove(0).generation
     };
     let before: Vec<_> = (0..4).map(|i| solo(&mut engine, i)).collect();
@@ -202,7 +210,9 @@ fn gemma_batching_is_exact_per_call_shape_not_across_shapes() {
         assert_eq!(before[i].text, after[i].text, "prompt {i}");
         differ_in_batch += usize::from(batched.outputs[i].generation.tokens != before[i].tokens);
     }
-    eprintln!("Gemma, sampled outputs that differ between alone and a batch of 4: {differ_in_batch}/4");
+    eprintln!(
+        "Gemma, sampled outputs that differ between alone and a batch of 4: {differ_in_batch}/4"
+    );
     drop(engine);
     let mut single = LlamaEngine::load(&path, &EngineOptions::default()).unwrap();
     for (i, b) in before.iter().enumerate() {
@@ -216,6 +226,9 @@ fn gemma_batching_is_exact_per_call_shape_not_across_shapes() {
             &AtomicBool::new(false),
         )
         .unwrap();
-        assert_eq!(g.tokens, b.tokens, "prompt {i}: alone in a batched engine vs generate");
+        assert_eq!(
+            g.tokens, b.tokens,
+            "prompt {i}: alone in a batched engine vs generate"
+        );
     }
 }

@@ -13,7 +13,6 @@ use std::process::ExitCode;
 use serde_json::json;
 use taboo::{BanList, EntryOptions, Spellings, TiktokenEncoding, TokenId, Vocabulary};
 
-use crate::ban_args::naive_sequences_with;
 use crate::model_args::ModelArgs;
 use crate::show::show_token;
 use crate::tiktoken_args::{encoder, parse_vocab};
@@ -223,7 +222,7 @@ pub fn run(args: Args) -> CliResult {
         }
         // The baseline bans the entry as its user wrote it, not each form.
         let written = item.form_of.clone().unwrap_or_else(|| item.text.clone());
-        let naive = naive_sequences_with(&*tokenize, &[written]);
+        let naive = taboo::NaiveGuard::spellings(&*tokenize, &[written], true);
         let mut rows = Vec::new();
         let (mut e_total, mut e_covered) = (0u128, 0u128);
         for (vi, v) in variants(&item.text, item.case_sensitive)
