@@ -1,19 +1,23 @@
 //! What batched decoding keeps exact on Gemma 3 270M (Q4_K_M), and what it does not.
 //!
 //! SmolLM2 (Q4_1) gets bit-identical logits however a step's batch is made up
-//! (tests/batch.rs). Gemma does not: llama.cpp's CPU backend runs Q4_K matrix products
-//! through kernels that are chosen by the number of rows in the call (several rows at a
-//! time, then one by one for the rest), and they round differently, so a sequence's logits
-//! depend on how many other sequences share its decode call. The numbers differ in the last
-//! bits, enough to flip a sampled token now and then over a few dozen steps.
+//! (tests/batch.rs). Gemma does not, and the difference is not small: measured on the 2-core
+//! machine with 2 threads, the sequence in the **first row of a decode call of 4 or more
+//! rows** gets logits up to 0.67 away from the same sequence decoded alone, while every other
+//! row (and every row of a call of 1 to 3 rows) matches the lone decode bit for bit. Which
+//! request sits in row 0 depends on which slots are busy, so a sequence's output depends on
+//! its neighbours' progress: a control prompt batched beside backtracking neighbours can
+//! change under a ban that never touched it (docs/RESULTS.md saw 5–8 of 9 Gemma controls
+//! change under B6/B7 with nothing removed).
 //!
-//! This test pins both sides:
-//! - exact: a sequence's logits depend on the *shape* of its decode call (how many rows,
-//!   which row is its own), not on which slot it occupies nor on what the other rows hold;
-//!   and a sequence decoded alone in a batched engine gives exactly what one-sequence
-//!   `generate` gives, before and after other batched work — which is why `taboo eval`
-//!   decodes its control prompts alone in every condition;
-//! - not exact: the same sequence and token in a call of one row and in a call of four rows.
+//! This test pins both sides on this build and machine:
+//! - exact: decoding is deterministic; a row's logits do not depend on the other rows'
+//!   tokens; calls of 1–3 rows and the last row of any call match the lone decode; a request
+//!   decoded alone in a batched engine gives what one-sequence `generate` gives, before and
+//!   after other batched work in the same engine — why `taboo eval` decodes its control
+//!   prompts alone in every condition;
+//! - not exact: row 0 of calls of 4 to 8 rows. If that assertion starts failing, batching has
+//!   become exact here and eval's controls could be batched again.
 //!
 //! One test function, one model at a time (see tests/model.rs).
 
@@ -21,8 +25,8 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use taboo_llm::{
-    generate, generate_batch, prompt_tokens, BatchEngine, BatchRequest, EngineOptions, Feed,
-    GenerateOptions, LlamaEngine, SamplingConfig,
+    generate, generate_batch, prompt_tokens, BatchEngine, BatchRequest, Engine, EngineOptions,
+    Feed, GenerateOptions, LlamaEngine, SamplingConfig,
 };
 
 fn gemma_path() -> PathBuf {
@@ -89,17 +93,13 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn argmax(v: &[f32]) -> usize {
-    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
-}
-
 #[test]
-fn gemma_batching_is_exact_per_call_shape_not_across_shapes() {
+fn gemma_batching_is_exact_except_in_row_0_of_calls_of_4_rows_or_more() {
     let path = gemma_path();
     let mut engine = LlamaEngine::load(
         &path,
         &EngineOptions {
-            sequences: 4,
+            sequences: 8,
             context_size: 256,
             ..EngineOptions::default()
         },
@@ -110,10 +110,10 @@ fn gemma_batching_is_exact_per_call_shape_not_across_shapes() {
         .map(|p| prompt_tokens(&engine, p, true).unwrap())
         .collect();
     // Sequences 1 to 3 hold the other prompts, prefilled once.
-    for s in 1..4 {
+    for s in 1..8 {
         engine.reset_sequence(s).unwrap();
         engine
-            .decode(&[Feed::last(s, &prompts[s])], &mut |_, _, _| {})
+            .decode(&[Feed::last(s, &prompts[s % 4])], &mut |_, _, _| {})
             .unwrap();
     }
     let token = engine.tokenize(" Paris", false)[0];
@@ -121,13 +121,11 @@ fn gemma_batching_is_exact_per_call_shape_not_across_shapes() {
     let again = step_logits(&mut engine, 0, &prompts[0], token, &[], 0);
     assert_eq!(alone, again, "decoding is deterministic");
 
-    // Exact: the slot does not matter (sequence 0 and 3 swapped roles: same call shape).
+    // Exact: what the other rows hold does not matter, only the call's shape.
     let others3 = [(1, 1000), (2, 2000), (3, 3000)];
     let four = step_logits(&mut engine, 0, &prompts[0], token, &others3, 0);
     let four_again = step_logits(&mut engine, 0, &prompts[0], token, &others3, 0);
     assert_eq!(four, four_again, "a four-row call is deterministic");
-    // Exact: what the other rows hold does not matter, only how many there are and where
-    // this sequence's row is.
     let other_content = [(1, 7), (2, 8), (3, 9)];
     let four_other = step_logits(&mut engine, 0, &prompts[0], token, &other_content, 0);
     assert_eq!(
@@ -135,38 +133,25 @@ fn gemma_batching_is_exact_per_call_shape_not_across_shapes() {
         "other rows' tokens changed this row's logits"
     );
 
-    // Not exact: one row against four rows. The difference is rounding (far below the
-    // logits' scale) but not zero; if this starts to fail, batching has become exact on
-    // this build and CPU, and `taboo eval` could batch its control prompts again.
-    let d = max_diff(&alone, &four);
-    eprintln!("Gemma, max |Δ logit| between a 1-row and a 4-row call: {d:e}");
-    for rows in 2..=3 {
-        let some: Vec<(usize, u32)> = others3[..rows - 1].to_vec();
-        let l = step_logits(&mut engine, 0, &prompts[0], token, &some, 0);
-        eprintln!(
-            "Gemma, {rows} rows vs 1: {:e}, vs 4: {:e}",
-            max_diff(&alone, &l),
-            max_diff(&four, &l)
-        );
-        let last_row = step_logits(&mut engine, 0, &prompts[0], token, &some, rows - 1);
-        eprintln!(
-            "Gemma, {rows} rows, own row last vs first: {:e}",
-            max_diff(&l, &last_row)
-        );
+    // Every call size from 1 to 8 rows, this sequence's row first or last.
+    let others7: Vec<(usize, u32)> = (1..8).map(|s| (s, 1000 * s as u32)).collect();
+    for n in 1..=8 {
+        for row in [0, n - 1] {
+            let l = step_logits(&mut engine, 0, &prompts[0], token, &others7[..n - 1], row);
+            let d = max_diff(&alone, &l);
+            eprintln!("Gemma, {n} rows, own row {row}: max |Δ logit| vs alone {d:e}");
+            if n >= 4 && row == 0 {
+                assert!(d > 0.0, "{n} rows, row 0: exact now (see the module docs)");
+            } else {
+                assert_eq!(d, 0.0, "{n} rows, row {row}");
+            }
+        }
     }
-    for row in 1..4 {
+    // The middle rows of a four-row call are exact too.
+    for row in 1..3 {
         let l = step_logits(&mut engine, 0, &prompts[0], token, &others3, row);
-        eprintln!(
-            "Gemma, 4 rows, own row {row} vs 0: {:e}",
-            max_diff(&four, &l)
-        );
+        assert_eq!(max_diff(&alone, &l), 0.0, "4 rows, row {row}");
     }
-    assert!(d > 0.0, "one row and four rows gave identical logits");
-    assert!(
-        d < 0.5,
-        "the difference is rounding, not a different computation: {d}"
-    );
-    assert_eq!(argmax(&alone), argmax(&four));
 
     // Exact at the generation level: a request decoded alone in the batched engine gives
     // what one-sequence `generate` gives, before and after a full batch ran in the same
