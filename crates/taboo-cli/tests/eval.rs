@@ -290,10 +290,12 @@ fn quick_eval_holds_its_invariants_and_writes_a_readable_report() {
     // Control prompts decode alone in every condition: an unguarded-looking control output
     // of a ban condition (no step masked, no rewind) is exactly B0's.
     for o in outputs {
-        if o["kind"] == "control" && o["masked_steps"] == 0 && o["backtracks"] == 0 {
-            if o["condition"] != "instruct" {
-                assert_eq!(o["changed_vs_off"], false, "{o}");
-            }
+        if o["kind"] == "control"
+            && o["condition"] != "instruct"
+            && o["masked_steps"] == 0
+            && o["backtracks"] == 0
+        {
+            assert_eq!(o["changed_vs_off"], false, "{o}");
         }
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();

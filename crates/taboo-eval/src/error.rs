@@ -34,8 +34,8 @@ pub enum Error {
     Model {
         /// Which model, for the message: "chat model", "base model" or "model".
         which: &'static str,
-        /// The runtime's error.
-        source: taboo_llm::Error,
+        /// The runtime's error (boxed: it is large, and errors travel through every return).
+        source: Box<taboo_llm::Error>,
     },
     /// A ban list could not be built.
     Ban(taboo::BanError),
@@ -94,7 +94,7 @@ impl std::error::Error for Error {
             Error::SuiteRead { source, .. }
             | Error::Dictionary { source, .. }
             | Error::Write { source, .. } => Some(source),
-            Error::Model { source, .. } => Some(source),
+            Error::Model { source, .. } => Some(source.as_ref()),
             Error::Ban(e) => Some(e),
             _ => None,
         }
@@ -111,7 +111,7 @@ impl From<taboo_llm::Error> for Error {
     fn from(source: taboo_llm::Error) -> Error {
         Error::Model {
             which: "model",
-            source,
+            source: Box::new(source),
         }
     }
 }

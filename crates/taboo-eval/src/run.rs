@@ -561,7 +561,10 @@ pub fn run(
                 ..EngineOptions::default()
             },
         )
-        .map_err(|source| Error::Model { which, source })?;
+        .map_err(|source| Error::Model {
+            which,
+            source: Box::new(source),
+        })?;
         match kind {
             ModelKind::Chat => results.settings.chat_model = Some(file_name(path)),
             ModelKind::Base => results.settings.base_model = Some(file_name(path)),

@@ -1,23 +1,26 @@
 //! What batched decoding keeps exact on Gemma 3 270M (Q4_K_M), and what it does not.
 //!
 //! SmolLM2 (Q4_1) gets bit-identical logits however a step's batch is made up
-//! (tests/batch.rs). Gemma does not, and the difference is not small: measured on the 2-core
-//! machine with 2 threads, the sequence in the **first row of a decode call of 4 or more
-//! rows** gets logits up to 0.67 away from the same sequence decoded alone, while every other
-//! row (and every row of a call of 1 to 3 rows) matches the lone decode bit for bit. Which
-//! request sits in row 0 depends on which slots are busy, so a sequence's output depends on
-//! its neighbours' progress: a control prompt batched beside backtracking neighbours can
-//! change under a ban that never touched it (docs/RESULTS.md saw 5–8 of 9 Gemma controls
-//! change under B6/B7 with nothing removed).
+//! (tests/batch.rs). Gemma does not, and the difference is not small. Measured on the
+//! 2-core machine with 2 threads, on one probe step: the sequence in the **first row of a
+//! decode call of 4 or more rows** gets logits up to 0.67 away from the same sequence decoded
+//! alone, while calls of 1 to 3 rows, and the other rows probed, match the lone decode bit for
+//! bit. Over whole generations the differences spread: four sampled requests decoded as a
+//! batch of four all came out different from the same requests decoded alone. Which request
+//! holds which row depends on which slots are busy, so a batched output depends on its
+//! neighbours' progress: a control prompt batched beside backtracking neighbours can change
+//! under a ban that never touched it (docs/RESULTS.md saw 5–8 of 9 Gemma controls change
+//! under B6/B7 with nothing removed).
 //!
 //! This test pins both sides on this build and machine:
 //! - exact: decoding is deterministic; a row's logits do not depend on the other rows'
-//!   tokens; calls of 1–3 rows and the last row of any call match the lone decode; a request
-//!   decoded alone in a batched engine gives what one-sequence `generate` gives, before and
-//!   after other batched work in the same engine — why `taboo eval` decodes its control
-//!   prompts alone in every condition;
-//! - not exact: row 0 of calls of 4 to 8 rows. If that assertion starts failing, batching has
-//!   become exact here and eval's controls could be batched again.
+//!   tokens; calls of 1–3 rows and the probed rows other than the first match the lone
+//!   decode; a request decoded alone in a batched engine gives what one-sequence `generate`
+//!   gives, before and after other batched work in the same engine — why `taboo eval`
+//!   decodes its control prompts alone in every condition;
+//! - not exact: row 0 of calls of 4 to 8 rows, and sampled generations in a batch of four. If
+//!   those assertions start failing, batching has become exact here and eval's controls
+//!   could be batched again.
 //!
 //! One test function, one model at a time (see tests/model.rs).
 
@@ -197,6 +200,10 @@ fn gemma_batching_is_exact_except_in_row_0_of_calls_of_4_rows_or_more() {
     }
     eprintln!(
         "Gemma, sampled outputs that differ between alone and a batch of 4: {differ_in_batch}/4"
+    );
+    assert!(
+        differ_in_batch > 0,
+        "a batch of four gave the lone outputs (see the module docs)"
     );
     drop(engine);
     let mut single = LlamaEngine::load(&path, &EngineOptions::default()).unwrap();
