@@ -6,20 +6,17 @@
 //! every form and disguise (needs the Russian dictionary of `scripts/fetch-models.sh`).
 //!
 //! Run: `cargo bench -p taboo-cli --bench engine` (needs `wamerican` and `hunspell-ru`). It
-//! lives in the CLI crate with the workloads it shares with `taboo bench`.
+//! lives in the CLI crate beside `taboo bench`; both draw their workloads from `taboo_eval::workload`.
 
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 #[allow(dead_code)]
-#[path = "../src/workload.rs"]
-mod workload;
-
 use taboo::{
     Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, State,
     TiktokenEncoding, Vocabulary,
 };
-use workload::{dictionary_words, Language, REPLAY_TEXT};
+use taboo_eval::workload::{dictionary_words, Language, REPLAY_TEXT};
 
 fn setup() -> (Arc<Vocabulary>, Vec<u32>) {
     let vocab = Arc::new(Vocabulary::tiktoken(TiktokenEncoding::O200kBase).expect("o200k"));

@@ -7,12 +7,12 @@ use std::time::Instant;
 use taboo::*;
 
 #[allow(dead_code)]
-#[path = "../src/workload.rs"]
-mod workload;
 
 fn main() {
     let vocab = Arc::new(Vocabulary::tiktoken(TiktokenEncoding::O200kBase).unwrap());
-    let words = workload::dictionary_words(workload::Language::Mixed, 10000).unwrap();
+    let words =
+        taboo_eval::workload::dictionary_words(taboo_eval::workload::Language::Mixed, 10000)
+            .unwrap();
     let list = BanList::from_words(&words, EntryOptions::default()).unwrap();
     let a = Arc::new(Automaton::compile(&list).unwrap());
     let t = MaskTable::new(a.clone(), vocab.clone());

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use taboo::{Ban, BanBuilder, GuardConfig, LogitsGuard, NaiveGuard, TokenId};
+use taboo::{Ban, BanBuilder, GuardConfig, LogitsGuard, NaiveGuard};
 use taboo_llm::{Backtrack, Engine};
 
 use crate::numbers;
@@ -209,32 +209,4 @@ impl BanArgs {
         };
         Ok(Some(Box::new(ban.guard_with(&vocab, config))))
     }
-}
-
-/// The spellings the naive baseline bans, as `bad_words_ids` users write them: the word as
-/// given, Capitalised and UPPER-case, each with and without a leading space, tokenized by the
-/// model's own tokenizer. Other letter cases ("Cat" banned, "cat" written) and other
-/// tokenizations go through — that is the point of the baseline.
-pub fn naive_sequences(engine: &dyn Engine, words: &[String]) -> Vec<Vec<TokenId>> {
-    naive_sequences_with(&|text: &str| engine.tokenize(text, false), words)
-}
-
-/// [`naive_sequences`] with any tokenizer (`taboo explain` also uses tiktoken's).
-pub fn naive_sequences_with(
-    tokenize: &dyn Fn(&str) -> Vec<TokenId>,
-    words: &[String],
-) -> Vec<Vec<TokenId>> {
-    naive_sequences_variants(tokenize, words, true)
-}
-
-/// The naive baseline's sequences, with the leading-space spellings (`" cat"`) or without
-/// them (only `"cat"`, `"Cat"`, `"CAT"`, as a user who forgets that tokenizers glue the space
-/// to the word writes them). `taboo eval` runs both. The policy lives in the core:
-/// [`NaiveGuard::spellings`].
-pub fn naive_sequences_variants(
-    tokenize: &dyn Fn(&str) -> Vec<TokenId>,
-    words: &[String],
-    leading_space: bool,
-) -> Vec<Vec<TokenId>> {
-    NaiveGuard::spellings(tokenize, words, leading_space)
 }

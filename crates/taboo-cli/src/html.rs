@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::cmd::explain::show_token;
+use crate::show::show_token;
 
 /// Escapes text for HTML content and attributes.
 pub fn esc(s: &str) -> String {

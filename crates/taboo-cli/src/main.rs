@@ -9,8 +9,8 @@ mod html;
 mod model_args;
 mod numbers;
 mod output;
+mod show;
 mod tiktoken_args;
-mod workload;
 
 use std::process::ExitCode;
 

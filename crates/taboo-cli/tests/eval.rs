@@ -1,6 +1,7 @@
 //! `taboo eval --quick`, run for real on SmolLM2 and Gemma 3 270M: the CI subset of the
 //! evaluation must finish, hold its invariants (the guaranteed tiers leak nothing,
-//! perplexities are finite) and write a report, a CSV, JSON and SVG plots that parse.
+//! perplexities are finite) and write a report, a CSV, JSON and SVG plots that parse. It runs
+//! a copy of the binary outside the source tree, from `/`, as an installed `taboo` would.
 //!
 //! Model tests hold `MODEL_LOCK` (see tests/cli.rs): two llama.cpp processes on two cores
 //! slow each other down 4×. Missing models fail with instructions; nothing is skipped.
@@ -203,7 +204,14 @@ fn quick_eval_holds_its_invariants_and_writes_a_readable_report() {
     let _lock = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let out = std::env::temp_dir().join(format!("taboo-eval-quick-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let o = taboo()
+    // The suites ship inside the binary: a copy elsewhere, run from `/`, finds them.
+    let bin_dir = std::env::temp_dir().join(format!("taboo-eval-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let moved = bin_dir.join("taboo");
+    std::fs::copy(env!("CARGO_BIN_EXE_taboo"), &moved).unwrap();
+    let o = Command::new(&moved)
+        .current_dir("/")
+        .stdin(Stdio::null())
         .args(["eval", "--quick", "--out"])
         .arg(&out)
         .arg("--chat-model")
@@ -213,6 +221,7 @@ fn quick_eval_holds_its_invariants_and_writes_a_readable_report() {
         .output()
         .unwrap();
     assert!(o.status.success(), "stderr: {}", stderr(&o));
+    std::fs::remove_dir_all(&bin_dir).unwrap();
 
     let results: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
@@ -252,16 +261,7 @@ fn quick_eval_holds_its_invariants_and_writes_a_readable_report() {
     assert!(outputs.len() > 100);
     for o in outputs {
         if matches!(o["condition"].as_str(), Some("hard" | "backtrack" | "full")) {
-            let tiers: Vec<&str> = o["tiers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(Value::as_str)
-                .collect();
-            assert!(
-                !tiers.contains(&"exact") && !tiers.contains(&"normalised"),
-                "{o}"
-            );
+            assert!(o["exact"] == false && o["normalised"] == false, "{o}");
         }
     }
     let sweep = results["sweep"]["points"].as_array().unwrap();
@@ -269,6 +269,35 @@ fn quick_eval_holds_its_invariants_and_writes_a_readable_report() {
 
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     assert!(csv.starts_with("suite,condition,kind,"));
+    // One schema: the CSV header names exactly the fields of each JSON output record.
+    let mut header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    header.sort_unstable();
+    let keys: Vec<&str> = outputs[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(header, keys);
+    // Intervals: a rate of exactly 0 has a Clopper–Pearson interval that is not [0, 0].
+    let hard = summary
+        .iter()
+        .find(|s| s["suite"] == "en-chat" && s["condition"] == "hard")
+        .unwrap();
+    let normalised = &hard["leak"]["normalised"];
+    assert_eq!(normalised["method"], "clopper-pearson");
+    assert!(number(&normalised["hi"]) > 0.0, "{normalised}");
+    // Control prompts decode alone in every condition: an unguarded-looking control output
+    // of a ban condition (no step masked, no rewind) is exactly B0's.
+    for o in outputs {
+        if o["kind"] == "control"
+            && o["condition"] != "instruct"
+            && o["masked_steps"] == 0
+            && o["backtracks"] == 0
+        {
+            assert_eq!(o["changed_vs_off"], false, "{o}");
+        }
+    }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     for needle in [
         "## en-chat",

@@ -28,8 +28,8 @@ use taboo::{
 
 use crate::output::Stdout;
 use crate::tiktoken_args::{encoder, parse_vocab};
-use crate::workload::{dictionary_words, Language, REPLAY_TEXT};
 use crate::CliResult;
+use taboo_eval::workload::{dictionary_words, Language, REPLAY_TEXT};
 
 /// Measure the core engine: compile time, new-state mask time, guard overhead, memory.
 #[derive(clap::Args, Debug)]
@@ -41,7 +41,7 @@ use crate::CliResult;
     taboo bench --ban-list ru-obscene --words 0 --model models/gemma-3-270m-q4_k_m.gguf\n\n\
     Prints one JSON line on stdout and a table on stderr. Word lists are spread evenly over\n\
     /usr/share/dict/words and /usr/share/hunspell/ru_RU.dic (apt-get install wamerican hunspell-ru).\n\
-    The replayed text is crates/taboo-cli/data/replay.txt (English, then Russian).")]
+    The replayed text is crates/taboo-eval/data/replay.txt (English, then Russian).")]
 pub struct Args {
     /// The tiktoken vocabulary to measure on: r50k, cl100k or o200k.
     #[arg(long, value_name = "NAME", default_value = "o200k", value_parser = parse_vocab)]

@@ -14,8 +14,8 @@ use taboo_llm::{generate, vocabulary_from_engine, GenerateOptions};
 use crate::model_args::ModelArgs;
 use crate::numbers;
 use crate::output::Stdout;
-use crate::workload::{dictionary_words, Language};
 use crate::CliResult;
+use taboo_eval::workload::{dictionary_words, Language};
 
 /// Measure generation speed unconstrained and with 1,000 and 10,000 banned words.
 #[derive(clap::Args, Debug)]

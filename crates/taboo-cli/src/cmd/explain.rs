@@ -16,10 +16,10 @@ use taboo::{
     BanList, EntryOptions, SpellingCount, Spellings, TiktokenEncoding, TokenId, Vocabulary,
 };
 
-use crate::ban_args::naive_sequences_with;
 use crate::hints::context;
 use crate::model_args::ModelArgs;
 use crate::output::Stdout;
+use crate::show::show_token;
 use crate::tiktoken_args::{encoder, parse_vocab};
 use crate::CliResult;
 
@@ -179,21 +179,6 @@ pub fn variants(word: &str, case_sensitive: bool) -> Vec<String> {
     out
 }
 
-/// A token's bytes for display: quoted text, with bytes that are not UTF-8 as `\xNN`.
-pub fn show_token(bytes: &[u8]) -> String {
-    let mut s = String::from("\"");
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            s.extend(c.escape_debug());
-        }
-        for b in chunk.invalid() {
-            s.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    s.push('"');
-    s
-}
-
 /// Runs `taboo explain`.
 pub fn run(args: Args) -> CliResult {
     let mut list = BanList::new();
@@ -242,7 +227,7 @@ pub fn run(args: Args) -> CliResult {
         }
         // The baseline bans the entry as its user wrote it, not each form.
         let written = item.form_of.clone().unwrap_or_else(|| item.text.clone());
-        let naive = naive_sequences_with(&*tokenize, &[written]);
+        let naive = taboo::NaiveGuard::spellings(&*tokenize, &[written], true);
         let mut rows = Vec::new();
         let (mut e_total, mut e_covered) = (SpellingCount::ZERO, 0u128);
         for (vi, v) in variants(&item.text, item.case_sensitive)

@@ -14,10 +14,10 @@ use taboo::trace::{Candidate, EditKind, Event, Traced};
 use taboo::{Applied, LogitsGuard, RollbackError, TokenId, Violation, Vocabulary};
 use taboo_llm::generate;
 
-use super::explain::show_token;
 use super::generate::{handle_ctrl_c, INTERRUPTED};
 use crate::html;
 use crate::output::Stdout;
+use crate::show::show_token;
 use crate::CliResult;
 
 /// Show, step by step, what the ban does to the model's probabilities.

@@ -1,10 +1,24 @@
-//! Hand-written SVG charts for the eval report, in the style of `crate::html` (inline SVG,
-//! system font, no script): scatter plots with error bars and line charts, each panel with
-//! its axes, tick labels, axis titles and a legend, so a plot reads without the JSON.
+//! Hand-written SVG charts for the eval report (inline SVG, system font, no script): scatter
+//! plots with error bars and line charts, each panel with its axes, tick labels, axis titles
+//! and a legend, so a plot reads without the JSON.
 
 use std::fmt::Write as _;
 
-use crate::html::esc;
+/// Escapes text for XML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// Colours for series, in order (colour-blind-safe Okabe–Ito palette).
 pub const PALETTE: [&str; 10] = [

@@ -1,7 +1,7 @@
-//! Benchmark workloads of `taboo bench`, `bench-generate` and `eval`: ban lists drawn from
-//! system dictionaries and a text to replay. They belong to the measurements, not to the ban
-//! engine, so they live here rather than in the core crate (the criterion bench and the
-//! `probe` example of this crate include this file by path).
+//! Workloads of the measurements — `taboo eval`'s sweep, `taboo bench`, `bench-generate` and
+//! the criterion benches: ban lists drawn from system dictionaries and a text to replay. They
+//! belong to the measurements, not to the ban engine, so they live in this crate rather than
+//! in the core.
 //!
 //! The word lists come from Debian's `wamerican` (`/usr/share/dict/words`) and `hunspell-ru`
 //! (`/usr/share/hunspell/ru_RU.dic`) packages, which `.ci/run` installs; nothing is

@@ -1,9 +1,11 @@
-//! Prompt suites: `testdata/eval/<name>.tsv`, a few `#! key: value` settings and one
-//! `kind<TAB>words<TAB>prompt` line per prompt (format in docs/EVAL.md).
+//! Prompt suites: a few `#! key: value` settings and one `kind<TAB>words<TAB>prompt` line
+//! per prompt (format in docs/EVAL.md). The shipped suites (`crates/taboo-eval/suites/`) are
+//! compiled into the binary, so an installed `taboo eval` needs no source tree; a directory of
+//! suite files can replace them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::CliResult;
+use crate::error::{Error, Result};
 
 /// Which model a suite runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,12 +47,23 @@ pub struct Suite {
 /// The suites `taboo eval` runs by default, in order.
 pub const SUITES: [&str; 4] = ["en-chat", "en-open", "en-gemma", "ru-gemma"];
 
+/// The shipped suites' text, by name.
+const EMBEDDED: [(&str, &str); 4] = [
+    ("en-chat", include_str!("../suites/en-chat.tsv")),
+    ("en-open", include_str!("../suites/en-open.tsv")),
+    ("en-gemma", include_str!("../suites/en-gemma.tsv")),
+    ("ru-gemma", include_str!("../suites/ru-gemma.tsv")),
+];
+
+/// The eliciting prompts of `compare-modes` (`word<TAB>prompt` lines), shipped in the binary.
+pub const ELICIT_EN: &str = include_str!("../suites/elicit-en.tsv");
+
 /// The ban-list-size sweep's pseudo-suite name.
 pub const SWEEP: &str = "sweep";
 
 impl Suite {
     /// Parses a suite file's text.
-    pub fn parse(name: &str, text: &str) -> CliResult<Suite> {
+    pub fn parse(name: &str, text: &str) -> Result<Suite> {
         let mut suite = Suite {
             name: name.to_string(),
             model: ModelKind::Chat,
@@ -60,7 +73,7 @@ impl Suite {
             items: Vec::new(),
         };
         for (i, line) in text.lines().enumerate() {
-            let at = |msg: String| format!("suite {name} line {}: {msg}", i + 1);
+            let at = |msg: String| Error::Suite(format!("suite {name} line {}: {msg}", i + 1));
             if let Some(setting) = line.strip_prefix("#!") {
                 let (key, value) = setting
                     .split_once(':')
@@ -71,9 +84,7 @@ impl Suite {
                         suite.model = match value {
                             "chat" => ModelKind::Chat,
                             "base" => ModelKind::Base,
-                            v => {
-                                return Err(at(format!("model {v:?}: expected chat or base")).into())
-                            }
+                            v => return Err(at(format!("model {v:?}: expected chat or base"))),
                         }
                     }
                     "lang" => suite.lang = value.to_string(),
@@ -85,11 +96,11 @@ impl Suite {
                     }
                     "instruct" => {
                         if !value.contains("{words}") {
-                            return Err(at("instruct must contain {words}".into()).into());
+                            return Err(at("instruct must contain {words}".into()));
                         }
                         suite.instruct = value.to_string();
                     }
-                    k => return Err(at(format!("unknown setting {k:?}")).into()),
+                    k => return Err(at(format!("unknown setting {k:?}"))),
                 }
                 continue;
             }
@@ -100,7 +111,7 @@ impl Suite {
             let (Some(kind), Some(words), Some(prompt)) =
                 (parts.next(), parts.next(), parts.next())
             else {
-                return Err(at("expected `kind<TAB>words<TAB>prompt`".into()).into());
+                return Err(at("expected `kind<TAB>words<TAB>prompt`".into()));
             };
             let words: Vec<String> = words
                 .split(',')
@@ -108,7 +119,7 @@ impl Suite {
                 .filter(|w| !w.is_empty())
                 .collect();
             if words.is_empty() || prompt.trim().is_empty() {
-                return Err(at("empty words or prompt".into()).into());
+                return Err(at("empty words or prompt".into()));
             }
             suite.items.push(Item {
                 kind: kind.trim().to_string(),
@@ -117,17 +128,36 @@ impl Suite {
             });
         }
         if suite.items.is_empty() {
-            return Err(format!("suite {name}: no prompts").into());
+            return Err(Error::Suite(format!("suite {name}: no prompts")));
         }
         Ok(suite)
     }
 
     /// Reads `<dir>/<name>.tsv`.
-    pub fn load(dir: &Path, name: &str) -> CliResult<Suite> {
+    pub fn load(dir: &Path, name: &str) -> Result<Suite> {
         let path = dir.join(format!("{name}.tsv"));
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read suite {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::SuiteRead {
+            path: path.clone(),
+            source,
+        })?;
         Suite::parse(name, &text)
+    }
+
+    /// A shipped suite, from the text compiled into the binary.
+    pub fn embedded(name: &str) -> Result<Suite> {
+        let (_, text) = EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| Error::UnknownSuite(name.to_string()))?;
+        Suite::parse(name, text)
+    }
+
+    /// `<dir>/<name>.tsv` when a directory is given, else the shipped suite.
+    pub fn find(dir: Option<&Path>, name: &str) -> Result<Suite> {
+        match dir {
+            Some(dir) => Suite::load(dir, name),
+            None => Suite::embedded(name),
+        }
     }
 
     /// The prompt of condition B1: the instruction appended (chat) or on a line before (raw).
@@ -168,15 +198,6 @@ impl Suite {
     }
 }
 
-/// `testdata/eval` in the current directory, else in the source tree.
-pub fn default_dir() -> PathBuf {
-    let here = PathBuf::from("testdata/eval");
-    if here.is_dir() {
-        return here;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/eval")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,7 +229,7 @@ mod tests {
     #[test]
     fn shipped_suites_parse() {
         for name in SUITES {
-            let s = Suite::load(&default_dir(), name).unwrap();
+            let s = Suite::embedded(name).unwrap();
             assert!(s.items.len() >= 4, "{name}");
         }
     }
