@@ -4,11 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use taboo::forms::Morphology;
-use taboo::{
-    Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable, NaiveGuard,
-    TokenId,
-};
+use taboo::{Ban, BanBuilder, GuardConfig, LogitsGuard, NaiveGuard, TokenId};
 use taboo_llm::{Backtrack, Engine};
 
 use crate::CliResult;
@@ -117,52 +113,35 @@ fn parse_list_name(name: &str) -> Result<&'static taboo::lists::BundledList, Str
 }
 
 impl BanArgs {
-    /// The ban list as written: the lines of `--ban-file` (its own syntax, see the core
-    /// crate's `BanList` docs), the `--ban-list`s, and every `--ban` with the options the
-    /// flags give; `--forms` and `--disguise` then widen every plain entry. Word forms are
-    /// not expanded yet (see [`BanArgs::ban_list`]).
-    pub fn written_list(&self) -> CliResult<BanList> {
-        let mut list = match &self.ban_file {
-            Some(path) => {
-                BanList::from_file(path).map_err(|e| format!("ban file {}: {e}", path.display()))?
-            }
-            None => BanList::new(),
-        };
+    /// The flags as a [`taboo::BanBuilder`]: the lines of `--ban-file`, the `--ban-list`s,
+    /// and every `--ban` with the options the flags give; `--forms` and `--disguise` widen
+    /// every plain entry.
+    pub fn builder(&self) -> BanBuilder {
+        let mut builder = Ban::builder();
+        if let Some(path) = &self.ban_file {
+            builder.file(path);
+        }
         for bundled in &self.ban_list {
-            list.extend(
-                bundled
-                    .parse()
-                    .map_err(|e| format!("bundled list {}: {e}", bundled.name))?,
-            );
+            builder.list(bundled.name);
         }
-        for word in &self.ban {
-            let options = EntryOptions {
-                regex: self.regex,
-                case_sensitive: self.case_sensitive,
-                whole_word: !self.substring,
-                ..EntryOptions::default()
-            };
-            list.add(word, options)
-                .map_err(|e| format!("cannot ban {word:?}: {e}"))?;
-        }
-        if self.forms || self.disguise {
-            list = list.widened(self.forms, self.disguise);
-        }
-        Ok(list)
+        builder
+            .words(&self.ban)
+            .regex(self.regex)
+            .case_sensitive(self.case_sensitive)
+            .substring(self.substring)
+            .forms(self.forms)
+            .disguise(self.disguise);
+        builder
     }
 
-    /// The ban list to compile: [`BanArgs::written_list`] with every `forms` entry expanded
-    /// into its forms. Words the Russian dictionary does not know are named on stderr (they
-    /// are banned as written).
-    pub fn ban_list(&self) -> CliResult<BanList> {
-        let list = self.written_list()?;
-        if !list.entries().iter().any(|e| e.options().forms) {
-            return Ok(list);
-        }
-        let (expanded, report) = list.expand_forms(&Morphology::new())?;
-        if !report.unknown.is_empty() {
-            let shown: Vec<&str> = report.unknown.iter().take(10).map(String::as_str).collect();
-            let more = report.unknown.len().saturating_sub(shown.len());
+    /// The compiled ban. Words the Russian dictionary does not know are named on stderr
+    /// (they are banned as written).
+    pub fn ban(&self) -> CliResult<Ban> {
+        let ban = self.builder().build()?;
+        let unknown = &ban.forms_report().unknown;
+        if !unknown.is_empty() {
+            let shown: Vec<&str> = unknown.iter().take(10).map(String::as_str).collect();
+            let more = unknown.len().saturating_sub(shown.len());
             eprintln!(
                 "taboo: not in the Russian dictionary, banned as written only: {}{}",
                 shown.join(", "),
@@ -173,7 +152,7 @@ impl BanArgs {
                 }
             );
         }
-        Ok(expanded)
+        Ok(ban)
     }
 
     /// Backtracking settings: on in backtrack mode (and only when something is banned).
@@ -183,24 +162,27 @@ impl BanArgs {
 
     /// Builds the guard for `engine`'s vocabulary, or `None` when nothing is banned.
     pub fn guard(&self, engine: &dyn Engine) -> CliResult<Option<Box<dyn LogitsGuard>>> {
-        let list = self.ban_list()?;
-        if list.is_empty() || self.mode == Mode::Off {
+        if self.mode == Mode::Off {
+            return Ok(None);
+        }
+        let ban = self.ban()?;
+        if ban.is_empty() {
             return Ok(None);
         }
         let vocab = Arc::new(taboo_llm::vocabulary_from_engine(engine));
         if self.mode == Mode::Naive {
             // The baseline knows words, not patterns: regex entries are passed as written.
-            let words: Vec<String> = list
+            let words: Vec<String> = ban
+                .list()
                 .entries()
                 .iter()
                 .map(|e| e.text().to_string())
                 .collect();
-            let seqs = naive_sequences(engine, &words);
-            return Ok(Some(Box::new(NaiveGuard::new(vocab, seqs))));
+            let tokenize = |text: &str| engine.tokenize(text, false);
+            return Ok(Some(Box::new(NaiveGuard::from_words(
+                vocab, &words, &tokenize, true,
+            ))));
         }
-        let automaton = Arc::new(Automaton::compile(&list)?);
-        let table = Arc::new(MaskTable::new(automaton, vocab));
-        table.warm_up();
         let mode = match self.mode {
             Mode::Soft => taboo::Mode::Soft {
                 penalty: self.penalty,
@@ -212,7 +194,7 @@ impl BanArgs {
             mode,
             ..GuardConfig::default()
         };
-        Ok(Some(Box::new(Guard::new(table, config))))
+        Ok(Some(Box::new(ban.guard_with(&vocab, config))))
     }
 }
 
@@ -234,25 +216,12 @@ pub fn naive_sequences_with(
 
 /// The naive baseline's sequences, with the leading-space spellings (`" cat"`) or without
 /// them (only `"cat"`, `"Cat"`, `"CAT"`, as a user who forgets that tokenizers glue the space
-/// to the word writes them). `taboo eval` runs both.
+/// to the word writes them). `taboo eval` runs both. The policy lives in the core:
+/// [`NaiveGuard::spellings`].
 pub fn naive_sequences_variants(
     tokenize: &dyn Fn(&str) -> Vec<TokenId>,
     words: &[String],
     leading_space: bool,
 ) -> Vec<Vec<TokenId>> {
-    let mut seqs: Vec<Vec<TokenId>> = Vec::new();
-    for word in words {
-        let mut capital: String = word.chars().take(1).flat_map(char::to_uppercase).collect();
-        capital.extend(word.chars().skip(1));
-        for form in [word.clone(), capital, word.to_uppercase()] {
-            let spaced = leading_space.then(|| format!(" {form}"));
-            for text in std::iter::once(form.clone()).chain(spaced) {
-                let ids = tokenize(&text);
-                if !ids.is_empty() && !seqs.contains(&ids) {
-                    seqs.push(ids);
-                }
-            }
-        }
-    }
-    seqs
+    NaiveGuard::spellings(tokenize, words, leading_space)
 }

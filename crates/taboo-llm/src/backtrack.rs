@@ -26,7 +26,6 @@
 
 use taboo::{LogitsGuard, TokenId};
 
-use crate::engine::Engine;
 use crate::{Error, Result};
 
 /// When to rewind out of a dead end. Pass it in [`crate::GenerateOptions::backtrack`]; it
@@ -115,28 +114,11 @@ impl Backtracker {
         self.backtracks >= self.options.max_backtracks
     }
 
-    /// Rewinds model, guard and `tokens` from `tokens.len()` back to position `at`, forbids
-    /// the token that stood there, and returns the logits of position `at`.
-    ///
-    /// The engine keeps logits of the last fed position only, so it drops one token more and
-    /// feeds it again: one decode step instead of a cache of 49k+ floats per position.
-    pub(crate) fn rewind<'e>(
-        &mut self,
-        engine: &'e mut dyn Engine,
-        guard: &mut dyn LogitsGuard,
-        prompt: &[TokenId],
-        tokens: &mut Vec<TokenId>,
-        at: usize,
-    ) -> Result<&'e [f32]> {
-        let (drop, before) = self.take_back(guard, prompt, tokens, at)?;
-        engine.rewind(drop)?;
-        engine.feed(&[before])
-    }
-
-    /// The model-free half of [`Backtracker::rewind`]: rolls back the guard and `tokens` to
-    /// position `at` and records the ban there. Returns how many tokens the model's sequence
+    /// Rolls back the guard and `tokens` to position `at` and records the ban there (the
+    /// model's half of a rewind is left to the driver, see [`crate::Step::Rewind`]). Returns how many tokens the model's sequence
     /// must drop and the token to feed again so that its logits are those of position `at`
-    /// (the batched loop feeds it with the other sequences' tokens).
+    /// (the engine keeps logits of the last fed position only, so it drops one token more and
+    /// feeds it again: one decode step instead of a cache of 49k+ floats per position).
     pub(crate) fn take_back(
         &mut self,
         guard: &mut dyn LogitsGuard,

@@ -8,11 +8,11 @@
 //! the next request at once, its prompt prefilled in the same decode as the others' tokens.
 //! [`score_batch`] re-scores finished outputs under the bare model the same way.
 //!
-//! Per step and sequence the logic is exactly [`crate::generate`]'s: guard `apply` (or
-//! `apply_final` before a limit), backtracking, sampling, `advance`, end-of-generation,
-//! stop strings, the token limit. A rewind drops the sequence's KV cache from the rewind
-//! point and feeds the token before it again with the next batch, so backtracking works
-//! per sequence inside a batch.
+//! Per step and sequence the logic is [`crate::generate`]'s, because both drive the same
+//! [`Sequence::step`]; [`Batch`] only decides what is decoded together. A rewind drops the
+//! sequence's KV cache from the rewind point and feeds the token before it again with the
+//! next batch, so backtracking works per sequence inside a batch. Sequences join and leave
+//! between steps ([`Batch::join`], [`Batch::leave`]).
 //!
 //! ```text
 //!  step k:  seq 0 ─ " cat"  ┐
@@ -25,13 +25,9 @@ use std::time::Instant;
 
 use taboo::{LogitsGuard, TokenId};
 
-use crate::backtrack::Backtracker;
-use crate::engine::{Engine, TokenPiece};
-use crate::generate::{
-    prime_guard, prompt_tokens, FinishReason, GenerateOptions, Generation, Stats,
-};
-use crate::sample::Sampler;
-use crate::stream::TextStream;
+use crate::engine::Engine;
+use crate::generate::{GenerateOptions, Generation};
+use crate::sequence::{Sequence, Step};
 use crate::{Error, Result};
 
 /// Tokens to append to one sequence in a batched decode, and which of them want logits.
@@ -116,24 +112,169 @@ pub struct BatchRun {
     pub tokens_per_second: f64,
 }
 
-struct Running<'g> {
-    index: usize,
-    seq: usize,
-    guard: Option<Box<dyn LogitsGuard + 'g>>,
-    options: GenerateOptions,
-    prompt: Vec<TokenId>,
-    sampler: Sampler,
-    stream: TextStream,
-    tokens: Vec<TokenId>,
-    text_ends: Vec<usize>,
-    removed: Vec<f32>,
-    stats: Stats,
-    guard_secs: f64,
-    backtracker: Option<Backtracker>,
-    logits: Vec<f32>,
+/// Sequences decoded together, one model sequence (KV stream) each, that join and leave
+/// between steps: the continuous-batching driver of [`Sequence`]s.
+///
+/// Each [`Batch::step`] feeds every running sequence what it asked for — a new prompt in a
+/// decode call of its own, the one-token steps of all the others together in one — then runs
+/// one [`Sequence::step`] each. A slot is the index of the model sequence it uses.
+///
+/// ```no_run
+/// use taboo_llm::{Batch, BatchEngine, EngineOptions, GenerateOptions, LlamaEngine, Sequence};
+/// let options = EngineOptions { sequences: 2, context_size: 512, ..EngineOptions::default() };
+/// let mut engine = LlamaEngine::load("models/SmolLM2-135M-Instruct-Q4_1.gguf".as_ref(), &options)?;
+/// let mut batch = Batch::new(engine.sequences());
+/// for prompt in ["Name a fruit.", "Name a colour."] {
+///     let seq = Sequence::new(&engine, prompt, None, GenerateOptions::default())?;
+///     batch.join(&mut engine, seq)?;
+/// }
+/// while !batch.is_empty() {
+///     for (slot, out) in batch.step(&mut engine, &mut |slot, text| print!("[{slot}]{text}"))? {
+///         println!("\n{slot}: {:?}", out.generation.finish_reason);
+///     }
+/// }
+/// # Ok::<(), taboo_llm::Error>(())
+/// ```
+pub struct Batch<'g> {
+    slots: Vec<Option<Slot<'g>>>,
+}
+
+struct Slot<'g> {
+    seq: Sequence<'g>,
+    /// What to feed at the next decode: the prompt, then one token per step.
     pending: Vec<TokenId>,
+    logits: Vec<f32>,
     prefilled: bool,
-    decode_start: Instant,
+}
+
+impl<'g> Batch<'g> {
+    /// A batch of `slots` sequences at most (the engine's [`BatchEngine::sequences`]).
+    pub fn new(slots: usize) -> Batch<'g> {
+        Batch {
+            slots: (0..slots).map(|_| None).collect(),
+        }
+    }
+
+    /// Sequences running now.
+    pub fn running(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
+    }
+
+    /// True when no sequence is running.
+    pub fn is_empty(&self) -> bool {
+        self.slots.iter().all(Option::is_none)
+    }
+
+    /// True when a sequence can join.
+    pub fn has_room(&self) -> bool {
+        self.slots.iter().any(Option::is_none)
+    }
+
+    /// Adds a sequence in a free slot, whose model sequence is cleared; its prompt is fed
+    /// with the next [`Batch::step`]. Returns the slot, or an error when every slot is taken.
+    pub fn join<E: BatchEngine>(&mut self, engine: &mut E, seq: Sequence<'g>) -> Result<usize> {
+        let slot = self
+            .slots
+            .iter()
+            .position(Option::is_none)
+            .ok_or_else(|| Error::Decode("every sequence of the batch is taken".into()))?;
+        engine.reset_sequence(slot)?;
+        self.slots[slot] = Some(Slot {
+            pending: seq.prompt().to_vec(),
+            seq,
+            logits: Vec::new(),
+            prefilled: false,
+        });
+        Ok(slot)
+    }
+
+    /// Takes the sequence in `slot` out now, as interrupted (its open partial match dropped),
+    /// and frees its model sequence. `None` if the slot is empty.
+    pub fn leave<E: BatchEngine>(
+        &mut self,
+        engine: &mut E,
+        slot: usize,
+    ) -> Result<Option<BatchOutput>> {
+        let Some(mut s) = self.slots.get_mut(slot).and_then(Option::take) else {
+            return Ok(None);
+        };
+        engine.reset_sequence(slot)?;
+        s.seq.interrupt();
+        Ok(Some(s.seq.finish()))
+    }
+
+    /// One decode for every running sequence, then one step each. `text(slot, text)`
+    /// receives text as it becomes final. Returns the sequences that finished, with their
+    /// slots, which are free again.
+    pub fn step<E: BatchEngine>(
+        &mut self,
+        engine: &mut E,
+        text: &mut dyn FnMut(usize, &str),
+    ) -> Result<Vec<(usize, BatchOutput)>> {
+        let pending: Vec<(usize, Vec<TokenId>)> = self
+            .slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_mut().map(|s| (i, std::mem::take(&mut s.pending))))
+            .filter(|(_, tokens)| !tokens.is_empty())
+            .collect();
+        // Prompts are prefilled one per decode call and the one-token steps of all running
+        // sequences share one call: llama.cpp's CPU kernels pick their path by batch shape,
+        // and a prompt decoded together with other prompts gets logits that differ in the
+        // first decimal from the same prompt decoded alone, whereas a batch of single
+        // tokens gives each sequence bit-identical logits (tests/batch.rs checks both).
+        let mut calls: Vec<Vec<Feed<'_>>> = Vec::new();
+        let mut steps: Vec<Feed<'_>> = Vec::new();
+        for (slot, tokens) in &pending {
+            if tokens.len() > 1 {
+                calls.push(vec![Feed::last(*slot, tokens)]);
+            } else {
+                steps.push(Feed::last(*slot, tokens));
+            }
+        }
+        if !steps.is_empty() {
+            calls.push(steps);
+        }
+        let t0 = Instant::now();
+        for feeds in &calls {
+            let slots = &mut self.slots;
+            engine.decode(feeds, &mut |fi, _, row| {
+                if let Some(s) = slots[feeds[fi].seq].as_mut() {
+                    s.logits.clear();
+                    s.logits.extend_from_slice(row);
+                }
+            })?;
+        }
+        let decode_secs = t0.elapsed().as_secs_f64();
+        let mut finished = Vec::new();
+        for (slot, entry) in self.slots.iter_mut().enumerate() {
+            let Some(s) = entry.as_mut() else {
+                continue;
+            };
+            if !s.prefilled {
+                s.prefilled = true;
+                s.seq.prefilled(decode_secs);
+            }
+            let step = s.seq.step(&*engine, &mut s.logits)?;
+            let ready = s.seq.take_text();
+            if !ready.is_empty() {
+                text(slot, &ready);
+            }
+            match step {
+                Step::Feed(token) => s.pending = vec![token],
+                Step::Rewind { drop, then } => {
+                    engine.rewind_sequence(slot, drop)?;
+                    s.pending = vec![then];
+                }
+                Step::Done(_) => {
+                    let s = entry.take().expect("slot is running");
+                    engine.reset_sequence(slot)?;
+                    finished.push((slot, s.seq.finish()));
+                }
+            }
+        }
+        Ok(finished)
+    }
 }
 
 /// Runs `requests` through `engine`, up to [`BatchEngine::sequences`] at a time, and returns
@@ -166,72 +307,38 @@ pub fn generate_batch<'g, E: BatchEngine>(
     let total = requests.len();
     let mut queue = requests.into_iter().enumerate();
     let mut results: Vec<Option<BatchOutput>> = (0..total).map(|_| None).collect();
-    let mut slots: Vec<Option<Running<'g>>> = (0..engine.sequences()).map(|_| None).collect();
+    let mut batch = Batch::new(engine.sequences());
+    let mut request_of = vec![0usize; engine.sequences()];
     let mut finished = 0usize;
     let mut kept = 0usize;
+    let mut done = |index: usize, out: BatchOutput, results: &mut Vec<Option<BatchOutput>>| {
+        kept += out.generation.tokens.len();
+        results[index] = Some(out);
+        finished += 1;
+        progress(finished);
+    };
     loop {
-        for (seq, slot) in slots.iter_mut().enumerate() {
-            if slot.is_none() {
-                if let Some((index, request)) = queue.next() {
-                    *slot = Some(start(engine, seq, index, request)?);
-                }
-            }
+        while batch.has_room() {
+            let Some((index, request)) = queue.next() else {
+                break;
+            };
+            let seq = Sequence::new(&*engine, &request.prompt, request.guard, request.options)?;
+            let slot = batch.join(engine, seq)?;
+            request_of[slot] = index;
         }
-        if slots.iter().all(Option::is_none) {
+        if batch.is_empty() {
             break;
         }
-        let pending: Vec<(usize, Vec<TokenId>)> = slots
-            .iter_mut()
-            .flatten()
-            .map(|r| (r.seq, std::mem::take(&mut r.pending)))
-            .collect();
-        // Prompts are prefilled one per decode call and the one-token steps of all running
-        // sequences share one call: llama.cpp's CPU kernels pick their path by batch shape,
-        // and a prompt decoded together with other prompts gets logits that differ in the
-        // first decimal from the same prompt decoded alone, whereas a batch of single
-        // tokens gives each sequence bit-identical logits (tests/batch.rs checks both).
-        let mut calls: Vec<Vec<Feed<'_>>> = Vec::new();
-        let mut steps: Vec<Feed<'_>> = Vec::new();
-        for (seq, tokens) in &pending {
-            if tokens.len() > 1 {
-                calls.push(vec![Feed::last(*seq, tokens)]);
-            } else {
-                steps.push(Feed::last(*seq, tokens));
-            }
-        }
-        if !steps.is_empty() {
-            calls.push(steps);
-        }
-        let t0 = Instant::now();
-        for feeds in &calls {
-            engine.decode(feeds, &mut |fi, _, row| {
-                if let Some(r) = slots[feeds[fi].seq].as_mut() {
-                    r.logits.clear();
-                    r.logits.extend_from_slice(row);
-                }
-            })?;
-        }
-        let decode_secs = t0.elapsed().as_secs_f64();
-        for (seq, slot) in slots.iter_mut().enumerate() {
-            let Some(r) = slot.as_mut() else {
-                continue;
-            };
-            if !r.prefilled {
-                r.prefilled = true;
-                r.decode_start = Instant::now();
-                if decode_secs > 0.0 {
-                    r.stats.prompt_tokens_per_second = r.prompt.len() as f64 / decode_secs;
+        if cancel.load(Ordering::Relaxed) {
+            for slot in 0..request_of.len() {
+                if let Some(out) = batch.leave(engine, slot)? {
+                    done(request_of[slot], out, &mut results);
                 }
             }
-            if let Some(finish) = step(engine, r, cancel)? {
-                let r = slot.take().expect("slot is running");
-                engine.reset_sequence(seq)?;
-                kept += r.tokens.len();
-                let index = r.index;
-                results[index] = Some(finish_output(r, finish));
-                finished += 1;
-                progress(finished);
-            }
+            continue;
+        }
+        for (slot, out) in batch.step(engine, &mut |_, _| {})? {
+            done(request_of[slot], out, &mut results);
         }
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -247,157 +354,6 @@ pub fn generate_batch<'g, E: BatchEngine>(
             0.0
         },
     })
-}
-
-fn start<'g, E: BatchEngine>(
-    engine: &mut E,
-    seq: usize,
-    index: usize,
-    request: BatchRequest<'g>,
-) -> Result<Running<'g>> {
-    let prompt = prompt_tokens(&*engine, &request.prompt, request.options.raw)?;
-    engine.reset_sequence(seq)?;
-    let mut guard = request.guard;
-    if let Some(g) = guard.as_deref_mut() {
-        prime_guard(&*engine, g, &prompt);
-    }
-    let options = request.options;
-    Ok(Running {
-        index,
-        seq,
-        guard,
-        sampler: Sampler::new(options.sampling.clone()),
-        stream: TextStream::new(&options.stop),
-        backtracker: options.backtrack.clone().map(Backtracker::new),
-        stats: Stats {
-            prompt_tokens: prompt.len(),
-            ..Stats::default()
-        },
-        pending: prompt.clone(),
-        prompt,
-        options,
-        tokens: Vec::new(),
-        text_ends: Vec::new(),
-        removed: Vec::new(),
-        guard_secs: 0.0,
-        logits: Vec::new(),
-        prefilled: false,
-        decode_start: Instant::now(),
-    })
-}
-
-/// One step of one sequence with fresh logits in `r.logits`: the body of
-/// [`crate::generate`]'s loop. Returns the finish reason, or `None` with `r.pending` set to
-/// what the sequence feeds next (the sampled token, or after a rewind the token before the
-/// rewind point).
-fn step<E: BatchEngine>(
-    engine: &mut E,
-    r: &mut Running<'_>,
-    cancel: &AtomicBool,
-) -> Result<Option<FinishReason>> {
-    if cancel.load(Ordering::Relaxed) {
-        return Ok(Some(FinishReason::Interrupted));
-    }
-    let position = engine.sequence_position(r.seq);
-    let context = engine.context_size();
-    if r.tokens.len() >= r.options.max_tokens || position >= context {
-        return Ok(Some(FinishReason::Length));
-    }
-    let step = r.tokens.len();
-    let t0 = Instant::now();
-    let mut mass_left = 1.0f32;
-    let mut removed = 0.0f32;
-    let last = r.tokens.len() + 1 >= r.options.max_tokens || position + 1 >= context;
-    if let Some(g) = r.guard.as_deref_mut() {
-        let applied = if last {
-            g.apply_final(&mut r.logits)
-        } else {
-            g.apply(&mut r.logits)
-        };
-        if applied.forbidden + applied.penalized > 0 {
-            r.stats.masked_steps += 1;
-            r.stats.removed_mass += f64::from(applied.removed_mass);
-            mass_left = 1.0 - applied.removed_mass;
-            removed = applied.removed_mass;
-        }
-    }
-    r.guard_secs += t0.elapsed().as_secs_f64();
-    if let (Some(bt), Some(g)) = (r.backtracker.as_mut(), r.guard.as_deref_mut()) {
-        if let Some(at) = bt.dead_end(g.open_since(), mass_left, step) {
-            let (drop, before) = bt.take_back(g, &r.prompt, &mut r.tokens, at)?;
-            engine.rewind_sequence(r.seq, drop)?;
-            r.text_ends.truncate(at);
-            r.removed.truncate(at);
-            r.stream.truncate(r.text_ends.last().copied().unwrap_or(0));
-            r.pending = vec![before];
-            return Ok(None);
-        }
-        bt.forbid(step, &mut r.logits);
-    }
-    let Some(token) = r.sampler.sample(&mut r.logits, &r.tokens) else {
-        // Cornered: the open partial match is dropped, as in `generate`.
-        if let Some(at) = r.guard.as_deref().and_then(|g| g.open_since()) {
-            r.tokens.truncate(at);
-            r.text_ends.truncate(at);
-            r.removed.truncate(at);
-            r.stream.truncate(r.text_ends.last().copied().unwrap_or(0));
-        }
-        return Ok(Some(FinishReason::DeadEnd));
-    };
-    let t1 = Instant::now();
-    if let Some(g) = r.guard.as_deref_mut() {
-        if g.advance(token).is_err() {
-            r.stats.violations += 1;
-        }
-    }
-    r.guard_secs += t1.elapsed().as_secs_f64();
-    r.tokens.push(token);
-    r.removed.push(removed);
-    if let Some(bt) = r.backtracker.as_mut() {
-        bt.kept(step);
-    }
-    if engine.is_end_of_generation(token) {
-        r.text_ends.push(r.stream.bytes().len());
-        return Ok(Some(FinishReason::Eos));
-    }
-    let mut stopped = false;
-    if let TokenPiece::Text(piece) = engine.token_piece(token) {
-        stopped = r.stream.push(&piece).is_some();
-    }
-    r.text_ends.push(r.stream.bytes().len());
-    if stopped {
-        return Ok(Some(FinishReason::Stop));
-    }
-    if r.tokens.len() >= r.options.max_tokens {
-        return Ok(Some(FinishReason::Length));
-    }
-    r.pending = vec![token];
-    Ok(None)
-}
-
-fn finish_output(r: Running<'_>, finish: FinishReason) -> BatchOutput {
-    let mut stats = r.stats;
-    let decode_secs = r.decode_start.elapsed().as_secs_f64();
-    stats.generated_tokens = r.tokens.len();
-    if let Some(bt) = &r.backtracker {
-        stats.backtracks = bt.backtracks();
-        stats.rewound_tokens = bt.rewound_tokens();
-    }
-    if decode_secs > 0.0 {
-        stats.tokens_per_second = r.tokens.len() as f64 / decode_secs;
-    }
-    if !r.tokens.is_empty() {
-        stats.guard_us_per_token = r.guard_secs * 1e6 / r.tokens.len() as f64;
-    }
-    BatchOutput {
-        generation: Generation {
-            text: String::from_utf8_lossy(r.stream.bytes()).into_owned(),
-            tokens: r.tokens,
-            finish_reason: finish,
-            stats,
-        },
-        removed_mass: r.removed,
-    }
 }
 
 /// `log softmax(logits)[token]`, in f64 so that unlikely tokens do not underflow to −∞.

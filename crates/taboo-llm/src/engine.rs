@@ -15,11 +15,21 @@ pub enum TokenPiece {
     Special(String),
 }
 
+/// What a token id stands for: the part of a model that a [`crate::Sequence`] needs, so
+/// that the per-sequence state machine can run beside any backend.
+pub trait TokenText {
+    /// What a token stands for.
+    fn token_piece(&self, id: TokenId) -> TokenPiece;
+
+    /// True for tokens that end generation (EOS, end of turn …).
+    fn is_end_of_generation(&self, id: TokenId) -> bool;
+}
+
 /// A loaded model with one sequence of state (its KV cache).
 ///
 /// The sequence grows with [`Engine::feed`] and shrinks with [`Engine::rewind`]; logits are
 /// always those of the last fed position.
-pub trait Engine {
+pub trait Engine: TokenText {
     /// Number of token ids (length of every logits vector).
     fn vocab_size(&self) -> usize;
 
@@ -42,12 +52,6 @@ pub trait Engine {
     /// Tokenizes text. `special` adds the model's BOS (when it wants one) and parses control
     /// tokens written in the text, as a chat-templated prompt needs.
     fn tokenize(&self, text: &str, special: bool) -> Vec<TokenId>;
-
-    /// What a token stands for.
-    fn token_piece(&self, id: TokenId) -> TokenPiece;
-
-    /// True for tokens that end generation (EOS, end of turn …).
-    fn is_end_of_generation(&self, id: TokenId) -> bool;
 
     /// Wraps a user message in the model's chat template, ending where the assistant speaks.
     fn chat_prompt(&self, user: &str) -> Result<String>;

@@ -1,5 +1,6 @@
-//! The generation loop: prompt → prefill → per step `guard.apply` → sample → `guard.advance`
-//! → stream → feed, until end of generation, a stop string, the token limit or a cancel flag.
+//! One generation on one engine: prompt → prefill → per step [`Sequence::step`] (guard,
+//! backtracking, sampling, stops, limits) → stream → feed, until the sequence is done or a
+//! cancel flag is raised. The options and results of a generation are defined here too.
 //!
 //! The guard sees the logits after the model and before the sampler, so nothing downstream can
 //! undo a ban; it is primed with the prompt's last characters so a word that straddles the
@@ -10,15 +11,11 @@ use std::time::Instant;
 
 use taboo::{LogitsGuard, TokenId};
 
-use crate::backtrack::{Backtrack, Backtracker};
-use crate::engine::{Engine, TokenPiece};
-use crate::sample::{Sampler, SamplingConfig};
-use crate::stream::TextStream;
+use crate::backtrack::Backtrack;
+use crate::engine::Engine;
+use crate::sample::SamplingConfig;
+use crate::sequence::{feed_prompt, Sequence, Step};
 use crate::{Error, Result};
-
-/// How many prompt tokens' worth of text primes the guard: enough for any banned phrase to
-/// straddle the boundary, few enough to cost nothing.
-const PRIME_TOKENS: usize = 32;
 
 /// What to generate and when to stop.
 #[derive(Clone, Debug)]
@@ -140,23 +137,15 @@ pub fn prompt_tokens(engine: &dyn Engine, prompt: &str, raw: bool) -> Result<Vec
     Ok(tokens)
 }
 
-/// Primes `guard` with the prompt: the text of its last [`PRIME_TOKENS`] tokens, and the
-/// tokens themselves for token-id guards.
-pub(crate) fn prime_guard(engine: &dyn Engine, guard: &mut dyn LogitsGuard, prompt: &[TokenId]) {
-    let mut tail = Vec::new();
-    for &t in &prompt[prompt.len().saturating_sub(PRIME_TOKENS)..] {
-        if let TokenPiece::Text(b) = engine.token_piece(t) {
-            tail.extend_from_slice(&b);
-        }
-    }
-    guard.prime(&tail);
-    guard.prime_tokens(prompt);
-}
+/// Prompt tokens fed per forward pass: the engine's batch size, so that a prompt fed in
+/// pieces gives the same logits as fed whole, and Ctrl-C is noticed between pieces.
+const PREFILL_CHUNK: usize = 512;
 
-/// Runs one generation from a fresh sequence.
+/// Runs one generation from a fresh sequence: a [`Sequence`] driven on `engine`.
 ///
 /// `guard` edits the logits of every step (pass `None` for an unconstrained run); `sink`
-/// receives printable text as it becomes final; `cancel` is polled once per token.
+/// receives printable text as it becomes final; `cancel` is polled once per token and
+/// between prompt chunks.
 ///
 /// ```no_run
 /// use std::sync::atomic::AtomicBool;
@@ -170,148 +159,45 @@ pub(crate) fn prime_guard(engine: &dyn Engine, guard: &mut dyn LogitsGuard, prom
 /// ```
 pub fn generate<'g>(
     engine: &mut dyn Engine,
-    mut guard: Option<&mut (dyn LogitsGuard + 'g)>,
+    guard: Option<&mut (dyn LogitsGuard + 'g)>,
     prompt: &str,
     options: &GenerateOptions,
     sink: &mut dyn FnMut(&str) -> std::io::Result<()>,
     cancel: &AtomicBool,
 ) -> Result<Generation> {
-    let prompt = prompt_tokens(engine, prompt, options.raw)?;
+    let guard = guard.map(|g| Box::new(g) as Box<dyn LogitsGuard + '_>);
+    let mut seq = Sequence::new(&*engine, prompt, guard, options.clone())?;
+    let mut emit = |seq: &mut Sequence<'_>| -> Result<()> {
+        let text = seq.take_text();
+        if text.is_empty() {
+            return Ok(());
+        }
+        sink(&text).map_err(Error::Output)
+    };
     engine.reset()?;
     let prefill = Instant::now();
-    let mut logits = engine.feed(&prompt)?.to_vec();
-    let prefill_secs = prefill.elapsed().as_secs_f64();
-
-    if let Some(g) = guard.as_deref_mut() {
-        prime_guard(engine, g, &prompt);
-    }
-
-    let mut sampler = Sampler::new(options.sampling.clone());
-    let mut stream = TextStream::new(&options.stop);
-    let mut tokens: Vec<TokenId> = Vec::new();
-    let mut stats = Stats {
-        prompt_tokens: prompt.len(),
-        ..Stats::default()
+    let Some(first) = feed_prompt(engine, seq.prompt(), PREFILL_CHUNK, cancel)? else {
+        seq.interrupt();
+        return Ok(seq.finish().generation);
     };
-    let mut guard_secs = 0.0f64;
-    let mut backtracker = options.backtrack.clone().map(Backtracker::new);
-    // Byte length of the text after each kept token, to take text back on a rewind.
-    let mut text_ends: Vec<usize> = Vec::new();
-    let decode = Instant::now();
-    let finish = loop {
+    let mut logits = first.to_vec();
+    seq.prefilled(prefill.elapsed().as_secs_f64());
+    loop {
         if cancel.load(Ordering::Relaxed) {
-            break FinishReason::Interrupted;
+            seq.interrupt();
+            break;
         }
-        if tokens.len() >= options.max_tokens || engine.position() >= engine.context_size() {
-            break FinishReason::Length;
-        }
-        let step = tokens.len();
-        let t0 = Instant::now();
-        let mut mass_left = 1.0f32;
-        // The text ends after the last token the limit allows, so a banned word must not be
-        // left complete there either: the same rule as for the end-of-generation token.
-        let last = tokens.len() + 1 >= options.max_tokens
-            || engine.position() + 1 >= engine.context_size();
-        if let Some(g) = guard.as_deref_mut() {
-            let applied = if last {
-                g.apply_final(&mut logits)
-            } else {
-                g.apply(&mut logits)
-            };
-            if applied.forbidden + applied.penalized > 0 {
-                stats.masked_steps += 1;
-                stats.removed_mass += f64::from(applied.removed_mass);
-                mass_left = 1.0 - applied.removed_mass;
+        let step = seq.step(&*engine, &mut logits)?;
+        emit(&mut seq)?;
+        match step {
+            Step::Feed(token) => logits.copy_from_slice(engine.feed(&[token])?),
+            Step::Rewind { drop, then } => {
+                engine.rewind(drop)?;
+                logits.copy_from_slice(engine.feed(&[then])?);
             }
+            Step::Done(_) => break,
         }
-        guard_secs += t0.elapsed().as_secs_f64();
-        if let (Some(bt), Some(g)) = (backtracker.as_mut(), guard.as_deref_mut()) {
-            if let Some(at) = bt.dead_end(g.open_since(), mass_left, step) {
-                let fresh = bt.rewind(engine, g, &prompt, &mut tokens, at)?;
-                logits.copy_from_slice(fresh);
-                text_ends.truncate(at);
-                stream.truncate(text_ends.last().copied().unwrap_or(0));
-                continue;
-            }
-            bt.forbid(step, &mut logits);
-        }
-        let Some(token) = sampler.sample(&mut logits, &tokens) else {
-            // Cornered: every continuation completes a banned word (e.g. "Tokyo" + the first
-            // byte of a character that can only be punctuation). The open partial match was
-            // held back from the stream, so it can be dropped: the text ends before it.
-            if let Some(at) = guard.as_deref().and_then(|g| g.open_since()) {
-                tokens.truncate(at);
-                text_ends.truncate(at);
-                stream.truncate(text_ends.last().copied().unwrap_or(0));
-            }
-            break FinishReason::DeadEnd;
-        };
-        let t1 = Instant::now();
-        if let Some(g) = guard.as_deref_mut() {
-            if g.advance(token).is_err() {
-                stats.violations += 1;
-            }
-        }
-        guard_secs += t1.elapsed().as_secs_f64();
-        tokens.push(token);
-        if let Some(bt) = backtracker.as_mut() {
-            bt.kept(step);
-        }
-        if engine.is_end_of_generation(token) {
-            text_ends.push(stream.bytes().len());
-            break FinishReason::Eos;
-        }
-        let mut stopped = false;
-        if let TokenPiece::Text(piece) = engine.token_piece(token) {
-            stopped = stream.push(&piece).is_some();
-        }
-        text_ends.push(stream.bytes().len());
-        if stopped {
-            break FinishReason::Stop;
-        }
-        // Only the open partial match can still be taken back by a rewind; the text before
-        // the token that opened it is final.
-        // A cornered generation drops it too (see `FinishReason::DeadEnd`), so it is held
-        // back in every guarded mode.
-        let rewindable = guard.as_deref().and_then(|g| g.open_since());
-        let settled = match rewindable {
-            Some(0) => 0,
-            Some(at) => text_ends[at - 1],
-            None => stream.bytes().len(),
-        };
-        let text = stream.ready_up_to(settled);
-        if !text.is_empty() {
-            sink(&text).map_err(Error::Output)?;
-        }
-        if tokens.len() >= options.max_tokens {
-            break FinishReason::Length;
-        }
-        let next = engine.feed(&[token])?;
-        logits.copy_from_slice(next);
-    };
-    let decode_secs = decode.elapsed().as_secs_f64();
-    let rest = stream.finish();
-    if !rest.is_empty() {
-        sink(&rest).map_err(Error::Output)?;
     }
-    stats.generated_tokens = tokens.len();
-    if let Some(bt) = &backtracker {
-        stats.backtracks = bt.backtracks();
-        stats.rewound_tokens = bt.rewound_tokens();
-    }
-    if decode_secs > 0.0 {
-        stats.tokens_per_second = tokens.len() as f64 / decode_secs;
-    }
-    if prefill_secs > 0.0 {
-        stats.prompt_tokens_per_second = prompt.len() as f64 / prefill_secs;
-    }
-    if !tokens.is_empty() {
-        stats.guard_us_per_token = guard_secs * 1e6 / tokens.len() as f64;
-    }
-    Ok(Generation {
-        text: String::from_utf8_lossy(stream.bytes()).into_owned(),
-        tokens,
-        finish_reason: finish,
-        stats,
-    })
+    emit(&mut seq)?;
+    Ok(seq.finish().generation)
 }

@@ -16,7 +16,7 @@ use llama_cpp_2::token_type::LlamaTokenAttr;
 use taboo::TokenId;
 
 use crate::batch::{BatchEngine, Feed};
-use crate::engine::{Engine, TokenPiece};
+use crate::engine::{Engine, TokenPiece, TokenText};
 use crate::gguf::check_gguf_file;
 use crate::{Error, Result};
 
@@ -59,18 +59,26 @@ impl Default for EngineOptions {
 /// # Ok::<(), taboo_llm::Error>(())
 /// ```
 pub struct LlamaEngine {
-    // Field order is drop order, and it matters: the context and batch point into the model's
-    // C++ objects, so they go first. The `'static` is a lie told once, in `load`, and kept
-    // honest by owning the model in the same struct (boxed, so its address never moves).
-    ctx: LlamaContext<'static>,
+    /// The model and the inference context that borrows it, owned together.
+    loaded: Loaded,
     batch: LlamaBatch<'static>,
-    model: Box<LlamaModel>,
     batch_size: usize,
     context_size: usize,
     vocab_size: usize,
     /// Tokens held by each sequence (index = llama.cpp sequence id).
     positions: Vec<usize>,
 }
+
+self_cell::self_cell!(
+    /// A model and the context that borrows it, in one owner: the context points into the
+    /// model's C++ objects, so it must never outlive it, and `self_cell` checks that in safe
+    /// code (the context is dropped first, the model is never moved while borrowed).
+    struct Loaded {
+        owner: LlamaModel,
+        #[covariant]
+        dependent: LlamaContext,
+    }
+);
 
 /// Most logits rows one decode call may ask for: llama.cpp keeps an output buffer of
 /// rows × vocabulary floats (64 rows of Gemma's 262,144 tokens are 64 MiB).
@@ -111,7 +119,6 @@ impl LlamaEngine {
                 path: path.to_path_buf(),
                 architecture: meta.architecture.clone(),
             })?;
-        let model = Box::new(model);
         let context_size = options.context_size.clamp(16, 1 << 20);
         // llama.cpp's LLAMA_MAX_SEQ is 256 (64 in older releases).
         let sequences = options.sequences.clamp(1, 64);
@@ -131,17 +138,12 @@ impl LlamaEngine {
             .with_n_ubatch(batch_size as u32)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
-        let ctx = model
-            .new_context(backend, params)
-            .map_err(|e| Error::Context(e.to_string()))?;
-        // SAFETY: the context borrows `*model`, a heap allocation owned by the returned struct
-        // and dropped after the context (field order above); it is never moved out or replaced.
-        let ctx: LlamaContext<'static> = unsafe { std::mem::transmute(ctx) };
         let vocab_size = model.n_vocab().max(0) as usize;
+        let loaded = Loaded::try_new(model, |model| model.new_context(backend, params))
+            .map_err(|e| Error::Context(e.to_string()))?;
         Ok(LlamaEngine {
-            ctx,
+            loaded,
             batch: LlamaBatch::new(batch_size, 1),
-            model,
             batch_size,
             context_size,
             vocab_size,
@@ -151,7 +153,15 @@ impl LlamaEngine {
 
     /// Architecture name from the model's metadata (`llama`, `gemma3` …).
     pub fn architecture(&self) -> Option<String> {
-        self.model.meta_val_str("general.architecture").ok()
+        self.model().meta_val_str("general.architecture").ok()
+    }
+
+    fn model(&self) -> &LlamaModel {
+        self.loaded.borrow_owner()
+    }
+
+    fn ctx(&self) -> &LlamaContext<'_> {
+        self.loaded.borrow_dependent()
     }
 }
 
@@ -226,17 +236,21 @@ impl LlamaEngine {
         wanted: &[(usize, usize, i32)],
         rows: &mut dyn FnMut(usize, usize, &[f32]),
     ) -> Result<()> {
-        if let Err(e) = self.ctx.decode(&mut self.batch) {
+        let batch = &mut self.batch;
+        let decoded = self.loaded.with_dependent_mut(|_, ctx| ctx.decode(batch));
+        if let Err(e) = decoded {
             for (seq, &p) in start.iter().enumerate() {
                 if self.positions[seq] != p {
                     self.positions[seq] = p;
-                    let _ = self.ctx.kv_cache_seq_rm(seq as i32, Some(p as u32), None);
+                    let _ = self.loaded.with_dependent_mut(|_, ctx| {
+                        ctx.kv_cache_seq_rm(seq as i32, Some(p as u32), None)
+                    });
                 }
             }
             return Err(Error::Decode(e.to_string()));
         }
         for &(fi, ti, index) in wanted {
-            rows(fi, ti, self.ctx.get_logits_ith(index));
+            rows(fi, ti, self.ctx().get_logits_ith(index));
         }
         Ok(())
     }
@@ -260,7 +274,7 @@ impl Engine for LlamaEngine {
             return Err(Error::Decode("no tokens to feed".into()));
         }
         self.decode_feeds(&[Feed::last(0, tokens)], &mut |_, _, _| {})?;
-        Ok(self.ctx.get_logits_ith(self.batch.n_tokens() - 1))
+        Ok(self.ctx().get_logits_ith(self.batch.n_tokens() - 1))
     }
 
     fn rewind(&mut self, n: usize) -> Result<()> {
@@ -272,7 +286,7 @@ impl Engine for LlamaEngine {
     }
 
     fn tokenize(&self, text: &str, special: bool) -> Vec<TokenId> {
-        let vocab = self.model.vocab();
+        let vocab = self.model().vocab();
         let mut ids: Vec<TokenId> = vocab
             .tokenize(text.as_bytes(), special, special)
             .into_iter()
@@ -287,8 +301,21 @@ impl Engine for LlamaEngine {
         ids
     }
 
+    fn chat_prompt(&self, user: &str) -> Result<String> {
+        let template = self.model().chat_template(None).map_err(|_| {
+            Error::ChatTemplate("the model has none (base models often don't)".into())
+        })?;
+        let message = LlamaChatMessage::new("user".into(), user.into())
+            .map_err(|_| Error::ChatTemplate("the prompt contains a NUL byte".into()))?;
+        self.model()
+            .apply_chat_template(&template, &[message], true)
+            .map_err(|e| Error::ChatTemplate(format!("llama.cpp does not know it: {e}")))
+    }
+}
+
+impl TokenText for LlamaEngine {
     fn token_piece(&self, id: TokenId) -> TokenPiece {
-        let vocab = self.model.vocab();
+        let vocab = self.model().vocab();
         let token = LlamaToken(id as i32);
         let attrs = vocab.attr(token).0;
         let not_text = LlamaTokenAttr::Control | LlamaTokenAttr::Unknown | LlamaTokenAttr::Unused;
@@ -304,18 +331,7 @@ impl Engine for LlamaEngine {
     }
 
     fn is_end_of_generation(&self, id: TokenId) -> bool {
-        self.model.vocab().is_eog(LlamaToken(id as i32))
-    }
-
-    fn chat_prompt(&self, user: &str) -> Result<String> {
-        let template = self.model.chat_template(None).map_err(|_| {
-            Error::ChatTemplate("the model has none (base models often don't)".into())
-        })?;
-        let message = LlamaChatMessage::new("user".into(), user.into())
-            .map_err(|_| Error::ChatTemplate("the prompt contains a NUL byte".into()))?;
-        self.model
-            .apply_chat_template(&template, &[message], true)
-            .map_err(|e| Error::ChatTemplate(format!("llama.cpp does not know it: {e}")))
+        self.model().vocab().is_eog(LlamaToken(id as i32))
     }
 }
 
@@ -344,8 +360,8 @@ impl BatchEngine for LlamaEngine {
             )));
         }
         let keep = held - n;
-        self.ctx
-            .kv_cache_seq_rm(seq as i32, Some(keep as u32), None)
+        self.loaded
+            .with_dependent_mut(|_, ctx| ctx.kv_cache_seq_rm(seq as i32, Some(keep as u32), None))
             .map_err(|e| Error::Rewind(e.to_string()))?;
         self.positions[seq] = keep;
         Ok(())
@@ -356,10 +372,11 @@ impl BatchEngine for LlamaEngine {
             return Err(Error::Rewind(format!("sequence {seq} does not exist")));
         }
         if self.positions.len() == 1 {
-            self.ctx.clear_kv_cache();
+            self.loaded
+                .with_dependent_mut(|_, ctx| ctx.clear_kv_cache());
         } else {
-            self.ctx
-                .kv_cache_seq_rm(seq as i32, None, None)
+            self.loaded
+                .with_dependent_mut(|_, ctx| ctx.kv_cache_seq_rm(seq as i32, None, None))
                 .map_err(|e| Error::Rewind(e.to_string()))?;
         }
         self.positions[seq] = 0;

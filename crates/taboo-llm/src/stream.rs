@@ -89,9 +89,33 @@ impl TextStream {
         self.stopped = false;
     }
 
-    /// Everything not printed yet; an incomplete character at the very end becomes U+FFFD.
+    /// Everything not printed yet. A character whose last bytes never came is dropped: the
+    /// text ends before it, instead of with a U+FFFD that the ban never saw (it may ban that
+    /// very character).
     pub fn finish(&mut self) -> String {
-        self.take(self.bytes.len(), true)
+        self.take(self.complete_len(), true)
+    }
+
+    /// The whole text kept so far, as [`TextStream::finish`] ends it: invalid bytes inside
+    /// become U+FFFD (as the ban saw them), an incomplete character at the end is dropped.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes[..self.complete_len()]).into_owned()
+    }
+
+    /// Length of the bytes without a trailing incomplete character.
+    fn complete_len(&self) -> usize {
+        let len = self.bytes.len();
+        // The last byte that can start a character, at most three back.
+        let Some(start) = (len.saturating_sub(4)..len)
+            .rev()
+            .find(|&i| self.bytes[i] & 0xC0 != 0x80)
+        else {
+            return len;
+        };
+        match std::str::from_utf8(&self.bytes[start..]) {
+            Err(e) if e.valid_up_to() == 0 && e.error_len().is_none() => start,
+            _ => len,
+        }
     }
 
     /// All bytes kept so far (generated text up to any stop string).
@@ -169,10 +193,25 @@ mod tests {
     }
 
     #[test]
-    fn invalid_bytes_become_replacement_characters() {
+    fn invalid_bytes_become_replacement_characters_and_an_unfinished_one_is_dropped() {
         let mut s = TextStream::new(&[]);
         s.push(&[b'a', 0xFF, b'b', 0xE2, 0x82]);
         assert_eq!(s.ready(), "a\u{FFFD}b");
-        assert_eq!(s.finish(), "\u{FFFD}");
+        assert_eq!(s.finish(), "");
+        assert_eq!(s.text(), "a\u{FFFD}b");
+        // A broken sequence followed by more text is not "unfinished".
+        let mut s = TextStream::new(&[]);
+        s.push(&[0xE2, 0x82, b'x']);
+        assert_eq!(s.finish(), "\u{FFFD}x");
+        // Three bytes of a four-byte character at the end.
+        let mut s = TextStream::new(&[]);
+        s.push(&[b'o', b'k', 0xF0, 0x9F, 0x90]);
+        assert_eq!(s.finish(), "ok");
+        assert_eq!(s.text(), "ok");
+        // A whole character, then the first byte of another.
+        let mut s = TextStream::new(&[]);
+        s.push("🐈".as_bytes());
+        s.push(&[0xE2]);
+        assert_eq!(s.finish(), "🐈");
     }
 }

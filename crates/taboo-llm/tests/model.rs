@@ -13,7 +13,7 @@ use taboo::{
 };
 use taboo_llm::{
     generate, prompt_tokens, vocabulary_from_engine, Backtrack, Engine, EngineOptions,
-    FinishReason, GenerateOptions, LlamaEngine, SamplingConfig, TokenPiece,
+    FinishReason, GenerateOptions, LlamaEngine, SamplingConfig, TokenPiece, TokenText,
 };
 
 const MEOW: &str = "What animal says \"meow\"? Answer in one sentence.";

@@ -86,6 +86,12 @@ impl TokenSet {
         })
     }
 
+    /// The set as 64-bit words: id `t` is bit `t % 64` of word `t / 64`; bits past
+    /// [`TokenSet::capacity`] are always clear.
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
     /// Heap bytes held.
     pub fn memory_usage(&self) -> usize {
         self.words.capacity() * 8

@@ -7,6 +7,7 @@ use std::fmt;
 /// The message names the entry (and the line, for files) and says what to do.
 #[derive(Debug)]
 pub struct BanError {
+    file: Option<std::path::PathBuf>,
     line: Option<usize>,
     entry: Option<String>,
     kind: BanErrorKind,
@@ -48,11 +49,14 @@ pub enum BanErrorKind {
     },
     /// An entry with the `forms` option reached the compiler unexpanded.
     FormsNotExpanded,
+    /// No bundled list has this name.
+    UnknownList(String),
 }
 
 impl BanError {
     pub(crate) fn new(kind: BanErrorKind) -> BanError {
         BanError {
+            file: None,
             line: None,
             entry: None,
             kind,
@@ -67,6 +71,22 @@ impl BanError {
     pub(crate) fn with_line(mut self, line: usize) -> BanError {
         self.line = Some(line);
         self
+    }
+
+    /// The same error without its line number (for an entry given alone, not in a file).
+    pub(crate) fn without_line(mut self) -> BanError {
+        self.line = None;
+        self
+    }
+
+    pub(crate) fn with_file(mut self, path: &std::path::Path) -> BanError {
+        self.file = Some(path.to_path_buf());
+        self
+    }
+
+    /// The ban file the error is in, when it came from one read by path.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
     }
 
     /// What went wrong.
@@ -87,6 +107,9 @@ impl BanError {
 
 impl fmt::Display for BanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "ban file {}: ", file.display())?;
+        }
         if let Some(line) = self.line {
             write!(f, "line {line}: ")?;
         }
@@ -127,6 +150,11 @@ impl fmt::Display for BanError {
                 f,
                 "the phrase has {count} combinations of word forms, more than the {limit} one \
                  entry may expand to; ban its words separately or list the phrases you mean"
+            ),
+            BanErrorKind::UnknownList(name) => write!(
+                f,
+                "no bundled list called {name:?}; the lists are: {}",
+                crate::lists::names().join(", ")
             ),
             BanErrorKind::FormsNotExpanded => write!(
                 f,

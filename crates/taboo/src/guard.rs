@@ -73,8 +73,18 @@ pub struct Guard {
     table: Arc<MaskTable>,
     config: GuardConfig,
     state: State,
-    history: VecDeque<State>,
-    position: usize,
+    /// While the output has written only whitespace after a prompt that ended in
+    /// whitespace: the reading in which the output's whitespace is a run of its own (see
+    /// [`Automaton::seam`](crate::Automaton::seam)). Tokens are forbidden if either reading
+    /// forbids them.
+    seam: Option<State>,
+    /// The states after [`LogitsGuard::prime`]: where [`Guard::sync_to`] restarts when its
+    /// rollback history is too short.
+    primed: (State, Option<State>),
+    /// The states (and seam readings) before each of the last `max_rollback` tokens.
+    history: VecDeque<(State, Option<State>)>,
+    /// Every token advanced (after rollbacks); its length is the position.
+    tokens: Vec<TokenId>,
     scratch: Scratch,
 }
 
@@ -84,12 +94,35 @@ impl Clone for Guard {
             table: Arc::clone(&self.table),
             config: self.config,
             state: self.state.clone(),
+            seam: self.seam.clone(),
+            primed: self.primed.clone(),
             history: self.history.clone(),
-            position: self.position,
+            tokens: self.tokens.clone(),
             scratch: Scratch::default(),
         }
     }
 }
+
+/// [`Guard::fill_bitmask`] was given fewer words than the vocabulary needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BitmaskTooShort {
+    /// 32-bit words given.
+    pub given: usize,
+    /// 32-bit words the vocabulary needs: ⌈vocabulary size / 32⌉.
+    pub needed: usize,
+}
+
+impl std::fmt::Display for BitmaskTooShort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the bitmask has {} 32-bit words but the vocabulary needs {}",
+            self.given, self.needed
+        )
+    }
+}
+
+impl std::error::Error for BitmaskTooShort {}
 
 impl Guard {
     /// A guard at the start of a text.
@@ -98,11 +131,126 @@ impl Guard {
         Guard {
             table,
             config,
+            primed: (state.clone(), None),
             state,
+            seam: None,
             history: VecDeque::new(),
-            position: 0,
+            tokens: Vec::new(),
             scratch: Scratch::default(),
         }
+    }
+
+    /// The tokens advanced so far, after rollbacks: the history [`Guard::sync_to`] compares
+    /// against.
+    pub fn tokens(&self) -> &[TokenId] {
+        &self.tokens
+    }
+
+    /// Brings the guard to the generated-token history `tokens`, however it got there: keeps
+    /// the longest common prefix with what it has advanced, rolls back the rest (or, if the
+    /// rollback history is too short, starts again from the primed state), then advances
+    /// the new tokens. Returns how many of the advanced tokens completed a banned match.
+    ///
+    /// This is how a runtime that hands over the whole sequence every step (Hugging Face's
+    /// `input_ids`, a beam search that reorders rows) drives a guard: one call per step,
+    /// one token of work in the usual case.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use taboo::{Ban, LogitsGuard, Vocabulary};
+    /// let mut b = Vocabulary::builder();
+    /// let (the, c, at, dog) = (b.text("The"), b.text(" c"), b.text("at"), b.text(" dog"));
+    /// let vocab = Arc::new(b.build());
+    /// let mut guard = Ban::new(["cat"])?.guard(&vocab);
+    /// assert_eq!(guard.sync_to(&[the, c]), 0);
+    /// assert_eq!(guard.sync_to(&[the, dog]), 0);   // another beam: " c" rolled back
+    /// assert_eq!(guard.tokens(), &[the, dog]);
+    /// assert_eq!(guard.sync_to(&[the, c, at, dog]), 1); // " cat dog" completes "cat"
+    /// # Ok::<(), taboo::BanError>(())
+    /// ```
+    pub fn sync_to(&mut self, tokens: &[TokenId]) -> usize {
+        let common = self
+            .tokens
+            .iter()
+            .zip(tokens)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let back = self.tokens.len() - common;
+        if back > 0 && self.rollback(back).is_err() {
+            (self.state, self.seam) = self.primed.clone();
+            self.history.clear();
+            self.tokens.clear();
+        }
+        let from = self.tokens.len();
+        tokens[from..]
+            .iter()
+            .filter(|&&t| self.advance(t).is_err())
+            .count()
+    }
+
+    /// Writes the allowed tokens of the next position as a packed bitmask: bit `t % 32` of
+    /// `mask[t / 32]` is set when token `t` is allowed (the layout of llguidance and
+    /// xgrammar), so a runtime can apply the mask on another device in one operation. Ids
+    /// past the vocabulary are not tokens and are cleared; words past `⌈vocabulary / 32⌉`
+    /// are left untouched. The mask is hard mode's whatever the guard's mode: forbidden
+    /// tokens, and with `last` (the text ends after this token) the tokens
+    /// [`LogitsGuard::apply_final`] forbids too. Returns the number of forbidden tokens.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use taboo::{Ban, LogitsGuard, Vocabulary};
+    /// let mut b = Vocabulary::builder();
+    /// let (cat, dot) = (b.text(" cat"), b.text("."));
+    /// let vocab = Arc::new(b.build());
+    /// let mut guard = Ban::new(["cat"])?.guard(&vocab);
+    /// let mut mask = [0u32; 1];
+    /// assert_eq!(guard.fill_bitmask(&mut mask, true).unwrap(), 1); // " cat" then the end
+    /// assert_eq!(mask[0], 0b10);
+    /// guard.advance(cat).unwrap();
+    /// guard.fill_bitmask(&mut mask, false).unwrap();
+    /// assert_eq!(mask[0], 0b00);                  // " cat." and " cat cat" are banned
+    /// # Ok::<(), taboo::BanError>(())
+    /// ```
+    pub fn fill_bitmask(&self, mask: &mut [u32], last: bool) -> Result<usize, BitmaskTooShort> {
+        let n = self.table.vocab().len();
+        let needed = n.div_ceil(32);
+        if mask.len() < needed {
+            return Err(BitmaskTooShort {
+                given: mask.len(),
+                needed,
+            });
+        }
+        let masks = self.current_masks();
+        let forbidden = masks.forbidden.words();
+        let pending = masks.pending.words();
+        let half = |words: &[u64], i: usize| {
+            (words.get(i / 2).copied().unwrap_or(0) >> ((i % 2) * 32)) as u32
+        };
+        let mut allowed = 0usize;
+        for (i, word) in mask[..needed].iter_mut().enumerate() {
+            let lo = i * 32;
+            let valid = if lo + 32 <= n {
+                u32::MAX
+            } else {
+                (1u32 << (n - lo)) - 1
+            };
+            let mut banned = half(forbidden, i);
+            if last {
+                banned |= half(pending, i);
+            }
+            *word = valid & !banned;
+            allowed += word.count_ones() as usize;
+        }
+        if last && self.is_pending() {
+            for t in self.table.vocab().special_tokens() {
+                let (w, bit) = (t as usize / 32, 1u32 << (t % 32));
+                if mask[w] & bit != 0 {
+                    mask[w] &= !bit;
+                    allowed -= 1;
+                }
+            }
+        }
+        Ok(n - allowed)
     }
 
     /// The current automaton state.
@@ -112,17 +260,47 @@ impl Guard {
 
     /// The masks of the current state.
     pub fn masks(&self) -> Arc<Masks> {
-        self.table.masks(&self.state)
+        self.current_masks()
+    }
+
+    /// The masks of the current state, joined with those of the seam reading while there
+    /// is one.
+    fn current_masks(&self) -> Arc<Masks> {
+        let main = self.table.masks(&self.state);
+        let Some(seam) = &self.seam else {
+            return main;
+        };
+        let other = self.table.masks(seam);
+        let mut forbidden = main.forbidden.clone();
+        forbidden.union_with(&other.forbidden);
+        let mut pending = main.pending.clone();
+        pending.union_with(&other.pending);
+        pending.difference_with(&forbidden);
+        let mut open = main.open.clone();
+        open.union_with(&other.open);
+        open.difference_with(&forbidden);
+        Arc::new(Masks {
+            forbidden,
+            pending,
+            open,
+        })
     }
 
     /// True if a banned word's letters are complete and only a boundary is missing.
     pub fn is_pending(&self) -> bool {
-        self.table.automaton().end_matches(&self.state)
+        let automaton = self.table.automaton();
+        automaton.end_matches(&self.state)
+            || self.seam.as_ref().is_some_and(|s| automaton.end_matches(s))
     }
 
     /// True if a banned match is partially written.
     pub fn is_open(&self) -> bool {
-        self.table.automaton().is_open(&self.state)
+        self.open_in(&self.state, &self.seam)
+    }
+
+    fn open_in(&self, state: &State, seam: &Option<State>) -> bool {
+        let automaton = self.table.automaton();
+        automaton.is_open(state) || seam.as_ref().is_some_and(|s| automaton.is_open(s))
     }
 
     /// Where the open partial match began: the position of the token after which the guard
@@ -147,15 +325,14 @@ impl Guard {
     /// # Ok::<(), taboo::BanError>(())
     /// ```
     pub fn open_since(&self) -> Option<usize> {
-        let automaton = self.table.automaton();
-        if !automaton.is_open(&self.state) {
+        if !self.is_open() {
             return None;
         }
         // history[i] is the state before the token at position `position - len + i`.
-        let mut pos = self.position;
-        for state in self.history.iter().rev() {
+        let mut pos = self.tokens.len();
+        for (state, seam) in self.history.iter().rev() {
             pos -= 1;
-            if !automaton.is_open(state) {
+            if !self.open_in(state, seam) {
                 return Some(pos);
             }
         }
@@ -165,7 +342,7 @@ impl Guard {
     /// The edit of one step; `last` also forbids (or penalises) pending tokens, since the
     /// text ends after this token.
     fn edit(&mut self, logits: &mut [f32], last: bool) -> Applied {
-        let masks = self.table.masks(&self.state);
+        let masks = self.current_masks();
         let mut edit = Edit::new(logits, self.config.measure_mass);
         match self.config.mode {
             Mode::Hard => {
@@ -178,7 +355,7 @@ impl Guard {
                     }
                     // A special token writes no text, so after it the text would end right
                     // here: if that completes a match, it must not be the last token either.
-                    if self.table.automaton().end_matches(&self.state) {
+                    if self.is_pending() {
                         for t in self.table.vocab().special_tokens() {
                             edit.forbid(t);
                         }
@@ -220,6 +397,10 @@ impl LogitsGuard for Guard {
         self.table
             .automaton()
             .feed_in_place(&mut self.state, text, &mut self.scratch);
+        if self.tokens.is_empty() {
+            self.seam = self.table.automaton().seam(&self.state);
+            self.primed = (self.state.clone(), self.seam.clone());
+        }
     }
 
     fn apply(&mut self, logits: &mut [f32]) -> Applied {
@@ -235,17 +416,26 @@ impl LogitsGuard for Guard {
             self.history.pop_front();
         }
         if self.config.max_rollback > 0 {
-            self.history.push_back(self.state.clone());
+            self.history
+                .push_back((self.state.clone(), self.seam.clone()));
         }
-        let position = self.position;
-        self.position += 1;
+        let position = self.tokens.len();
+        self.tokens.push(token);
         let table = Arc::clone(&self.table);
+        let automaton = table.automaton();
         let violated = if table.vocab().is_end_of_generation(token) {
-            table.automaton().end_matches(&self.state)
+            self.is_pending()
         } else if let Some(bytes) = table.vocab().token_bytes(token) {
-            table
-                .automaton()
-                .feed_in_place(&mut self.state, bytes, &mut self.scratch)
+            let mut hit = automaton.feed_in_place(&mut self.state, bytes, &mut self.scratch);
+            if let Some(seam) = self.seam.as_mut() {
+                hit |= automaton.feed_in_place(seam, bytes, &mut self.scratch);
+                // Past the output's first non-whitespace character both readings see the
+                // same text from there on.
+                if !automaton.in_whitespace_run(seam) {
+                    self.seam = None;
+                }
+            }
+            hit
         } else {
             false
         };
@@ -264,17 +454,21 @@ impl LogitsGuard for Guard {
             });
         }
         for _ in 0..n {
-            self.state = self.history.pop_back().expect("checked length");
+            (self.state, self.seam) = self.history.pop_back().expect("checked length");
         }
-        self.position -= n;
+        self.tokens.truncate(self.tokens.len() - n);
         Ok(())
     }
 
     fn position(&self) -> usize {
-        self.position
+        self.tokens.len()
     }
 
     fn open_since(&self) -> Option<usize> {
         Guard::open_since(self)
+    }
+
+    fn ends_in_match(&self) -> bool {
+        self.is_pending()
     }
 }

@@ -100,6 +100,14 @@ pub trait LogitsGuard: Send {
     fn open_since(&self) -> Option<usize> {
         None
     }
+
+    /// True if the text, ended right here, would complete a banned match: a whole word's
+    /// letters are all written and the end of the text is the boundary that finishes it. A
+    /// runtime that ends the text somewhere the guard did not choose (a stop string cutting
+    /// a token) asks this. Guards that do not see text keep the default, `false`.
+    fn ends_in_match(&self) -> bool {
+        false
+    }
 }
 
 /// A boxed guard is a guard, so that wrappers such as [`crate::trace::Traced`] take guards
@@ -128,5 +136,40 @@ impl<G: LogitsGuard + ?Sized> LogitsGuard for Box<G> {
     }
     fn open_since(&self) -> Option<usize> {
         (**self).open_since()
+    }
+    fn ends_in_match(&self) -> bool {
+        (**self).ends_in_match()
+    }
+}
+
+/// A borrowed guard is a guard, so that a runtime owning its guards (boxed) can also run
+/// one the caller keeps.
+impl<G: LogitsGuard + ?Sized> LogitsGuard for &mut G {
+    fn prime(&mut self, text: &[u8]) {
+        (**self).prime(text)
+    }
+    fn prime_tokens(&mut self, tokens: &[TokenId]) {
+        (**self).prime_tokens(tokens)
+    }
+    fn apply(&mut self, logits: &mut [f32]) -> Applied {
+        (**self).apply(logits)
+    }
+    fn apply_final(&mut self, logits: &mut [f32]) -> Applied {
+        (**self).apply_final(logits)
+    }
+    fn advance(&mut self, token: TokenId) -> Result<(), Violation> {
+        (**self).advance(token)
+    }
+    fn rollback(&mut self, n: usize) -> Result<(), RollbackError> {
+        (**self).rollback(n)
+    }
+    fn position(&self) -> usize {
+        (**self).position()
+    }
+    fn open_since(&self) -> Option<usize> {
+        (**self).open_since()
+    }
+    fn ends_in_match(&self) -> bool {
+        (**self).ends_in_match()
     }
 }

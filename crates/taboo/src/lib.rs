@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod automaton;
+mod ban;
 mod banlist;
 mod bitset;
 mod error;
@@ -33,10 +34,11 @@ pub mod vocab;
 pub mod workload;
 
 pub use automaton::{Automaton, CompileOptions, State};
+pub use ban::{Ban, BanBuilder};
 pub use banlist::{BanEntry, BanList, EntryOptions, FormsReport};
 pub use bitset::TokenSet;
 pub use error::{BanError, BanErrorKind};
-pub use guard::{Guard, GuardConfig, Mode};
+pub use guard::{BitmaskTooShort, Guard, GuardConfig, Mode};
 pub use guard_api::{Applied, LogitsGuard, RollbackError, Violation};
 pub use logits::softmax;
 pub use mask::{MaskStats, MaskTable, Masks, DEFAULT_CACHE_BUDGET};
@@ -46,3 +48,8 @@ pub use trie::TokenTrie;
 #[cfg(feature = "tiktoken")]
 pub use vocab::TiktokenEncoding;
 pub use vocab::{GgufMetadata, TokenId, VocabError, Vocabulary, VocabularyBuilder};
+
+/// The README's Rust examples, run as doctests so that they cannot drift from the API.
+#[cfg(all(doctest, feature = "tiktoken"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

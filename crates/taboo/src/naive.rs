@@ -71,6 +71,55 @@ impl NaiveGuard {
         }
     }
 
+    /// The guard a `bad_words_ids` user writes for `words`: each word's spellings by
+    /// [`NaiveGuard::spellings`], tokenized by the model's own tokenizer.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use taboo::{NaiveGuard, Vocabulary};
+    /// let mut b = Vocabulary::builder();
+    /// let (cat, space_cat) = (b.text("cat"), b.text(" cat"));
+    /// let vocab = Arc::new(b.build());
+    /// let tokenize = |s: &str| match s { "cat" => vec![cat], " cat" => vec![space_cat], _ => vec![] };
+    /// let guard = NaiveGuard::from_words(vocab, &["cat".to_string()], &tokenize, true);
+    /// assert_eq!(guard.sequences(), &[vec![cat], vec![space_cat]]);
+    /// ```
+    pub fn from_words(
+        vocab: Arc<Vocabulary>,
+        words: &[String],
+        tokenize: &dyn Fn(&str) -> Vec<TokenId>,
+        leading_space: bool,
+    ) -> NaiveGuard {
+        NaiveGuard::new(vocab, NaiveGuard::spellings(tokenize, words, leading_space))
+    }
+
+    /// The token sequences a token-id ban list holds for `words`, as its users write them:
+    /// each word as given, Capitalised and UPPER-case, each also with a leading space
+    /// (`" cat"`, as tokenizers glue the space to the word) when `leading_space`, tokenized
+    /// by `tokenize`. Other letter cases and other tokenizations go through — that is the
+    /// point of the baseline. Empty and repeated sequences are dropped.
+    pub fn spellings(
+        tokenize: &dyn Fn(&str) -> Vec<TokenId>,
+        words: &[String],
+        leading_space: bool,
+    ) -> Vec<Vec<TokenId>> {
+        let mut seqs: Vec<Vec<TokenId>> = Vec::new();
+        for word in words {
+            let mut capital: String = word.chars().take(1).flat_map(char::to_uppercase).collect();
+            capital.extend(word.chars().skip(1));
+            for form in [word.clone(), capital, word.to_uppercase()] {
+                let spaced = leading_space.then(|| format!(" {form}"));
+                for text in std::iter::once(form.clone()).chain(spaced) {
+                    let ids = tokenize(&text);
+                    if !ids.is_empty() && !seqs.contains(&ids) {
+                        seqs.push(ids);
+                    }
+                }
+            }
+        }
+        seqs
+    }
+
     /// Turns the removed-mass measurement off or on (on by default).
     pub fn with_measure_mass(mut self, on: bool) -> NaiveGuard {
         self.measure_mass = on;

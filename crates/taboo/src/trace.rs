@@ -213,6 +213,10 @@ impl<G: LogitsGuard> LogitsGuard for Traced<G> {
     fn open_since(&self) -> Option<usize> {
         self.inner.open_since()
     }
+
+    fn ends_in_match(&self) -> bool {
+        self.inner.ends_in_match()
+    }
 }
 
 impl<G: LogitsGuard> Traced<G> {

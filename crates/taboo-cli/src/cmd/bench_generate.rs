@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use taboo::workload::{dictionary_words, Language};
-use taboo::{Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable};
+use taboo::{Ban, Guard, GuardConfig, LogitsGuard, MaskTable};
 use taboo_llm::{generate, vocabulary_from_engine, GenerateOptions};
 
 use crate::model_args::ModelArgs;
@@ -76,10 +76,7 @@ pub fn run(args: Args) -> CliResult {
             // Every n-th word of the largest list, so each list is spread over the dictionary.
             let step = largest as f64 / n as f64;
             let words = (0..n).map(|i| dictionary[(i as f64 * step) as usize].as_str());
-            let list = BanList::from_words(words, EntryOptions::default())?;
-            let automaton = Arc::new(Automaton::compile(&list)?);
-            let table = Arc::new(MaskTable::new(automaton, vocab.clone()));
-            table.warm_up();
+            let table = Ban::new(words)?.table(&vocab);
             (Some(table), t0.elapsed().as_secs_f64() * 1e3)
         };
         columns.push(Column {

@@ -127,10 +127,11 @@ pub fn handle_ctrl_c() {
 
 /// Runs `taboo generate`.
 pub fn run(args: Args) -> CliResult {
+    // Installed first, so that Ctrl-C while the model loads is an interrupt too.
+    handle_ctrl_c();
     let prompt = args.prompt_text()?;
     let mut engine = args.model.load()?;
     let mut guard = args.ban.guard(&engine)?;
-    handle_ctrl_c();
     let options = args.options();
 
     let stdout = std::io::stdout();

@@ -415,6 +415,25 @@ impl Automaton {
         false
     }
 
+    /// The other reading of a text that ends in whitespace, for the seam between a prompt and
+    /// the output that continues it: whitespace runs are written once, so output whitespace
+    /// that continues the prompt's trailing run would be invisible, and a ban on whitespace
+    /// itself (`[regex substring] \n`) would never see the output's own newline. The returned
+    /// state is `state` with the run ended, so that the output's whitespace is a run of its
+    /// own; `None` when the text does not end in whitespace. A guard follows both readings
+    /// until the output writes something other than whitespace.
+    pub fn seam(&self, state: &State) -> Option<State> {
+        state.norm.in_whitespace_run().then(|| State {
+            norm: state.norm.run_ended(),
+            threads: state.threads.clone(),
+        })
+    }
+
+    /// True while the text read so far ends in a whitespace run.
+    pub fn in_whitespace_run(&self, state: &State) -> bool {
+        state.norm.in_whitespace_run()
+    }
+
     /// True if some lane has an open partial match (a thread past its first boundary).
     pub fn is_open(&self, state: &State) -> bool {
         state

@@ -95,6 +95,19 @@ impl NormState {
             | (self.after_space as u64) << 40
     }
 
+    /// True when the last character written was whitespace, so that more whitespace would
+    /// be written as nothing (runs are written once).
+    pub(crate) fn in_whitespace_run(&self) -> bool {
+        self.after_space
+    }
+
+    /// The same state, but with the current whitespace run ended: the next whitespace
+    /// character starts a run of its own (see `Automaton::seam`).
+    pub(crate) fn run_ended(mut self) -> NormState {
+        self.after_space = false;
+        self
+    }
+
     /// True when no UTF-8 sequence is open.
     pub fn at_char_boundary(&self) -> bool {
         self.need == 0
