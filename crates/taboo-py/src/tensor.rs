@@ -14,6 +14,8 @@
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use std::sync::Mutex;
+
 use pyo3::types::{PyDict, PyTuple};
 
 use taboo::Applied;
@@ -88,6 +90,22 @@ fn torch_dtype(name: &str) -> Option<Dtype> {
     })
 }
 
+/// The element type of a torch dtype object. torch's dtypes are singletons that live as long
+/// as the interpreter, so they are remembered by address: one pointer comparison per call
+/// instead of formatting the dtype's name.
+fn torch_dtype_of(dtype: &Bound<'_, PyAny>) -> PyResult<Option<Dtype>> {
+    static SEEN: Mutex<Vec<(usize, Option<Dtype>, Py<PyAny>)>> = Mutex::new(Vec::new());
+    let addr = dtype.as_ptr() as usize;
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, d, _)) = seen.iter().find(|(a, _, _)| *a == addr) {
+        return Ok(*d);
+    }
+    let d = torch_dtype(&dtype.str()?.to_string());
+    // The reference held here keeps the address from being reused by another object.
+    seen.push((addr, d, dtype.clone().unbind()));
+    Ok(d)
+}
+
 fn numpy_dtype(typestr: &str) -> Option<Dtype> {
     // Native little-endian machine: '<' and '|' (no byte order) are both fine, '>' is not.
     let (order, code) = typestr.split_at(1);
@@ -135,21 +153,25 @@ impl Matrix {
     pub fn from_object(obj: &Bound<'_, PyAny>, want: Want) -> PyResult<Matrix> {
         let name = what(want);
         let (ptr, dtype, shape, strides, writable) = if obj.hasattr("data_ptr")? {
-            let device = obj.getattr("device")?.getattr("type")?;
-            let device: String = device.extract()?;
-            if device != "cpu" {
+            if !obj.getattr("is_cpu")?.extract::<bool>()? {
+                let device = obj.getattr("device")?.str()?.to_string();
                 return Err(PyValueError::new_err(format!(
                     "{name} are on device {device:?}; this call edits CPU memory (the \
                      processors in taboo.hf and taboo.vllm move other devices' rows for you)"
                 )));
             }
-            let dtype_name = obj.getattr("dtype")?.str()?.to_string();
-            let dtype = torch_dtype(&dtype_name).filter(|&d| dtype_ok(want, d)).ok_or_else(|| {
-                PyTypeError::new_err(format!(
-                    "{name} have dtype {dtype_name}; expected {}",
-                    accepted(want)
-                ))
-            })?;
+            let dtype = torch_dtype_of(&obj.getattr("dtype")?)?
+                .filter(|&d| dtype_ok(want, d))
+                .ok_or_else(|| -> PyErr {
+                    let shown = obj
+                        .getattr("dtype")
+                        .and_then(|d| d.str().map(|s| s.to_string()))
+                        .unwrap_or_else(|_| "?".into());
+                    PyTypeError::new_err(format!(
+                        "{name} have dtype {shown}; expected {}",
+                        accepted(want)
+                    ))
+                })?;
             if want != Want::TokenIds && obj.getattr("requires_grad")?.extract::<bool>()? {
                 return Err(PyValueError::new_err(format!(
                     "{name} require grad; edit them under torch.no_grad() or pass .detach()"

@@ -84,9 +84,13 @@ class BanLogitsProcessor(LogitsProcessor):
         )
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if scores.device.type == "cpu" and input_ids.device.type == "cpu":
+        try:
             self._rows.step(input_ids, scores)
             return scores
+        except ValueError:
+            if scores.device.type == "cpu" and input_ids.device.type == "cpu":
+                raise
+        # Another device: edit a CPU copy and copy it back.
         cpu = scores.detach().to("cpu", torch.float32)
         self._rows.step(input_ids.detach().cpu(), cpu)
         scores.copy_(cpu.to(scores.device, scores.dtype))
