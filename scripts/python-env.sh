@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or brings up to date) the Python environment the Python package's tests and benchmark
-# run in, outside the repository: $TABOO_VENV, default ~/.venvs/taboo-py. Prints nothing but
-# pip's progress; the last line is the path of the environment's python.
+# run in, outside the repository: $TABOO_VENV, default ~/.venvs/taboo-py. pip's progress goes to
+# stderr; stdout is one line, the path of the environment's python.
 #
 # What goes in, and why this way:
 # - torch 2.13.0 from PyPI (the CUDA build; it runs on CPU), which is the version vLLM's CPU
@@ -31,6 +31,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
     "$python" -m venv "$venv"
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
+exec 3>&1 1>&2 # everything but the final path goes to stderr
 "${pip[@]}" install -q --upgrade pip
 "${pip[@]}" install "${torch_pins[@]}"
 
@@ -62,4 +63,4 @@ PY
 
 rm -f "$venv"/.taboo-env-*
 touch "$stamp"
-echo "$venv/bin/python"
+echo "$venv/bin/python" >&3

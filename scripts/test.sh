@@ -28,3 +28,11 @@ cargo test --workspace --release -j2 -- --test-threads=1
 
 step "cargo bench --no-run"
 cargo bench --workspace -j2 --no-run
+
+step "Python package (crates/taboo-py): build, install, pytest"
+# The environment (torch, transformers, vLLM's CPU build) lives outside the repository.
+python="$(scripts/python-env.sh)"
+cargo build --release -p taboo-py --example forbidden -j2 # the Rust side of the parity test
+"$python" -m pip install --disable-pip-version-check --no-deps --force-reinstall ./crates/taboo-py
+# pytest's own exit code decides (5, "no tests ran", fails the suite too).
+(cd crates/taboo-py && "$python" -m pytest -q -p no:cacheprovider tests)

@@ -367,11 +367,12 @@ impl Ban {
                     opts.push("disguise");
                 }
                 let text = e.text();
-                let escaped = if text.starts_with('#') || text.starts_with('[') || text.starts_with('\\') {
-                    format!("\\{text}")
-                } else {
-                    text.to_string()
-                };
+                let escaped =
+                    if text.starts_with('#') || text.starts_with('[') || text.starts_with('\\') {
+                        format!("\\{text}")
+                    } else {
+                        text.to_string()
+                    };
                 if opts.is_empty() {
                     escaped
                 } else {
@@ -411,6 +412,7 @@ impl Ban {
     /// (one softmax pass over the row per step).
     #[pyo3(signature = (vocab, *, mode="hard", penalty=10.0, partial_penalty=0.0,
                         max_rollback=64, measure_mass=true))]
+    #[allow(clippy::too_many_arguments)]
     fn guard(
         &self,
         py: Python<'_>,
@@ -572,7 +574,12 @@ impl Guard {
     /// before a length limit: tokens that would leave a banned word complete at the end are
     /// forbidden too.
     #[pyo3(signature = (logits, *, last=false))]
-    fn apply(&mut self, py: Python<'_>, logits: &Bound<'_, PyAny>, last: bool) -> PyResult<Applied> {
+    fn apply(
+        &mut self,
+        py: Python<'_>,
+        logits: &Bound<'_, PyAny>,
+        last: bool,
+    ) -> PyResult<Applied> {
         let m = Matrix::from_object(logits, Want::Logits)?;
         if m.rows != 1 {
             return Err(PyValueError::new_err(format!(

@@ -229,6 +229,9 @@ impl Rows {
     /// The tokens each row's guard has advanced (its generated text so far).
     #[getter]
     fn tokens(&self) -> Vec<Vec<TokenId>> {
-        self.rows.iter().map(|r| r.guard.tokens().to_vec()).collect()
+        self.rows
+            .iter()
+            .map(|r| r.guard.tokens().to_vec())
+            .collect()
     }
 }

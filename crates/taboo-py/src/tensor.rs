@@ -94,7 +94,9 @@ fn torch_dtype(name: &str) -> Option<Dtype> {
 /// as the interpreter, so they are remembered by address: one pointer comparison per call
 /// instead of formatting the dtype's name.
 fn torch_dtype_of(dtype: &Bound<'_, PyAny>) -> PyResult<Option<Dtype>> {
-    static SEEN: Mutex<Vec<(usize, Option<Dtype>, Py<PyAny>)>> = Mutex::new(Vec::new());
+    /// (address, element type, the dtype object itself).
+    type Seen = Vec<(usize, Option<Dtype>, Py<PyAny>)>;
+    static SEEN: Mutex<Seen> = Mutex::new(Vec::new());
     let addr = dtype.as_ptr() as usize;
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, d, _)) = seen.iter().find(|(a, _, _)| *a == addr) {
@@ -182,21 +184,23 @@ impl Matrix {
             let ptr: usize = obj.call_method0("data_ptr")?.extract()?;
             (ptr, dtype, shape, strides, true)
         } else if let Ok(iface) = obj.getattr("__array_interface__") {
-            let iface = iface.cast_into::<PyDict>().map_err(|_| {
-                PyTypeError::new_err("__array_interface__ is not a dictionary")
-            })?;
+            let iface = iface
+                .cast_into::<PyDict>()
+                .map_err(|_| PyTypeError::new_err("__array_interface__ is not a dictionary"))?;
             let get = |key: &str| -> PyResult<Bound<'_, PyAny>> {
                 iface.get_item(key)?.ok_or_else(|| {
                     PyTypeError::new_err(format!("__array_interface__ has no {key:?}"))
                 })
             };
             let typestr: String = get("typestr")?.extract()?;
-            let dtype = numpy_dtype(&typestr).filter(|&d| dtype_ok(want, d)).ok_or_else(|| {
-                PyTypeError::new_err(format!(
-                    "{name} have dtype {typestr:?}; expected {} (native byte order)",
-                    accepted(want)
-                ))
-            })?;
+            let dtype = numpy_dtype(&typestr)
+                .filter(|&d| dtype_ok(want, d))
+                .ok_or_else(|| {
+                    PyTypeError::new_err(format!(
+                        "{name} have dtype {typestr:?}; expected {} (native byte order)",
+                        accepted(want)
+                    ))
+                })?;
             let data = get("data")?;
             let data = data.cast::<PyTuple>().map_err(|_| {
                 PyTypeError::new_err("the array does not expose its memory address")
@@ -236,17 +240,20 @@ impl Matrix {
                 "{name} are read-only; pass a writable array"
             )));
         }
-        let (rows, cols, row_stride, col_stride, one_dim) = match (shape.as_slice(), strides.as_slice()) {
-            ([c], [cs]) => (1, *c, 0, *cs, true),
-            ([r, c], [rs, cs]) => (*r, *c, *rs, *cs, false),
-            _ => {
-                return Err(PyValueError::new_err(format!(
+        let (rows, cols, row_stride, col_stride, one_dim) =
+            match (shape.as_slice(), strides.as_slice()) {
+                ([c], [cs]) => (1, *c, 0, *cs, true),
+                ([r, c], [rs, cs]) => (*r, *c, *rs, *cs, false),
+                _ => {
+                    return Err(PyValueError::new_err(format!(
                     "{name} must be 1-D (one row) or 2-D (batch × vocabulary); got shape {shape:?}"
                 )))
-            }
-        };
+                }
+            };
         if rows * cols > 0 && ptr == 0 {
-            return Err(PyValueError::new_err(format!("{name} have no memory (null pointer)")));
+            return Err(PyValueError::new_err(format!(
+                "{name} have no memory (null pointer)"
+            )));
         }
         // No two positions may share memory: a broadcast (stride 0) or an overlapping view
         // would make one write show up in several places and parallel rows race.
