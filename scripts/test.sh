@@ -41,3 +41,11 @@ cargo package -p taboo --allow-dirty -j2
 step "fuzz targets build"
 # Built, not run (scripts/fuzz.sh runs them), so that they keep up with the core's API.
 cargo build --manifest-path fuzz/Cargo.toml --target-dir fuzz/target -j2
+
+step "Python package (crates/taboo-py): build, install, pytest"
+# The environment (torch, transformers, vLLM's CPU build) lives outside the repository.
+python="$(scripts/python-env.sh)"
+cargo build --release -p taboo-py --example forbidden -j2 # the Rust side of the parity test
+"$python" -m pip install --disable-pip-version-check --no-deps --force-reinstall ./crates/taboo-py
+# pytest's own exit code decides (5, "no tests ran", fails the suite too).
+(cd crates/taboo-py && "$python" -m pytest -q -p no:cacheprovider tests)
