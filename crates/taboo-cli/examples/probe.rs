@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 use taboo::*;
 
-#[allow(dead_code)]
-
 fn main() {
     let vocab = Arc::new(Vocabulary::tiktoken(TiktokenEncoding::O200kBase).unwrap());
     let words =

@@ -330,9 +330,9 @@ pub fn generate_batch<'g, E: BatchEngine>(
             break;
         }
         if cancel.load(Ordering::Relaxed) {
-            for slot in 0..request_of.len() {
+            for (slot, &index) in request_of.iter().enumerate() {
                 if let Some(out) = batch.leave(engine, slot)? {
-                    done(request_of[slot], out, &mut results);
+                    done(index, out, &mut results);
                 }
             }
             continue;

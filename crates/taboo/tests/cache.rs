@@ -20,7 +20,7 @@ fn table(budget: usize) -> (Arc<MaskTable>, Vec<State>) {
     // Distinct states: each word written but for its last letter.
     let states: Vec<State> = words
         .iter()
-        .map(|w| automaton.feed(&automaton.start(), w[..3].as_bytes()).0)
+        .map(|w| automaton.feed(&automaton.start(), &w.as_bytes()[..3]).0)
         .collect();
     for (i, s) in states.iter().enumerate() {
         assert!(!states[..i].contains(s));
