@@ -107,7 +107,7 @@ impl EvalOptions {
     }
 }
 
-/// A ban condition of DESIGN.md §7.
+/// A ban condition of the evaluation protocol (docs/EVAL.md).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Condition {

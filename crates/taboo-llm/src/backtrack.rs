@@ -74,6 +74,26 @@ impl Default for Backtrack {
     }
 }
 
+impl Backtrack {
+    /// Checks the settings: `min_mass_left` must be in [0, 1].
+    ///
+    /// ```
+    /// let bad = taboo_llm::Backtrack { min_mass_left: 1.5, ..Default::default() };
+    /// assert!(bad.validate().unwrap_err().to_string().contains("min_mass_left"));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        if (0.0..=1.0).contains(&self.min_mass_left) {
+            Ok(())
+        } else {
+            Err(Error::InvalidSampling {
+                name: "min_mass_left",
+                value: self.min_mass_left,
+                expected: "a share of the probability in [0, 1]",
+            })
+        }
+    }
+}
+
 /// The bookkeeping of one generation: which tokens are forbidden at which position, and how
 /// much of the budget is spent.
 pub(crate) struct Backtracker {

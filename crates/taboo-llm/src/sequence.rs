@@ -115,13 +115,19 @@ pub struct Sequence<'g> {
 
 impl<'g> Sequence<'g> {
     /// A sequence for `prompt` (chat-templated unless `options.raw`), tokenized and checked
-    /// against the context by `engine`; the guard is primed with the prompt's tail.
+    /// against the context by `engine`; the guard is primed with the prompt's tail. Sampling
+    /// and backtracking settings out of range are an error here
+    /// ([`crate::SamplingConfig::validate`], [`crate::Backtrack::validate`]).
     pub fn new(
         engine: &dyn Engine,
         prompt: &str,
         guard: Option<Box<dyn LogitsGuard + 'g>>,
         options: GenerateOptions,
     ) -> Result<Sequence<'g>> {
+        options.sampling.validate()?;
+        if let Some(b) = &options.backtrack {
+            b.validate()?;
+        }
         let tokens = prompt_tokens(engine, prompt, options.raw)?;
         Ok(Sequence::from_tokens(
             engine,

@@ -227,13 +227,13 @@ impl fmt::Display for FormsError {
                 }
                 write!(
                     f,
-                    "; run scripts/fetch-models.sh to install it, or point ${DATA_DIR_ENV} at a \
+                    "; install the pymorphy3-dicts-ru data there, or point ${DATA_DIR_ENV} at a \
                      directory that has it"
                 )
             }
             FormsError::Corrupt { file, what } => write!(
                 f,
-                "{}: {what}; run scripts/fetch-models.sh again to reinstall it",
+                "{}: {what}; the dictionary is damaged: install it again",
                 file.display()
             ),
             FormsError::Io { file, error } => write!(f, "cannot read {}: {error}", file.display()),

@@ -8,7 +8,7 @@
 //!
 //! Keeping threads explicit instead of compiling an unanchored DFA is what makes masks cheap:
 //! an unanchored automaton never dies, so a walk over the token trie could never prune, while
-//! the threads of a state die within a few bytes (see DESIGN.md §3 and [`crate::MaskTable`]).
+//! the threads of a state die within a few bytes (see docs/ENGINE.md §4 and [`crate::MaskTable`]).
 
 mod literal;
 mod regex;
