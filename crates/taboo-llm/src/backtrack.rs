@@ -74,6 +74,12 @@ impl Default for Backtrack {
     }
 }
 
+taboo::__settings_setters!(Backtrack {
+    with_min_mass_left => min_mass_left: f32,
+    with_retries_per_position => retries_per_position: usize,
+    with_max_backtracks => max_backtracks: usize,
+});
+
 impl Backtrack {
     /// Checks the settings: `min_mass_left` must be in [0, 1].
     ///

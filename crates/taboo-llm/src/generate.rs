@@ -45,6 +45,14 @@ impl Default for GenerateOptions {
     }
 }
 
+taboo::__settings_setters!(GenerateOptions {
+    with_sampling => sampling: SamplingConfig,
+    with_max_tokens => max_tokens: usize,
+    with_stop => stop: Vec<String>,
+    with_raw => raw: bool,
+    with_backtrack => backtrack: Option<Backtrack>,
+});
+
 /// Why generation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FinishReason {

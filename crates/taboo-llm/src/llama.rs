@@ -46,6 +46,13 @@ impl Default for EngineOptions {
     }
 }
 
+taboo::__settings_setters!(EngineOptions {
+    with_threads => threads: usize,
+    with_context_size => context_size: usize,
+    with_verbose => verbose: bool,
+    with_sequences => sequences: usize,
+});
+
 /// A GGUF model loaded into llama.cpp with one sequence of KV cache, or several
 /// ([`EngineOptions::sequences`]) for batched decoding through [`BatchEngine`].
 ///

@@ -42,6 +42,16 @@ impl Default for SamplingConfig {
     }
 }
 
+taboo::__settings_setters!(SamplingConfig {
+    with_temperature => temperature: f32,
+    with_top_k => top_k: usize,
+    with_top_p => top_p: f32,
+    with_min_p => min_p: f32,
+    with_repeat_penalty => repeat_penalty: f32,
+    with_repeat_last_n => repeat_last_n: usize,
+    with_seed => seed: u64,
+});
+
 /// SplitMix64: tiny, fast, and good enough for drawing one token per step; its only job here
 /// is to be the same on every machine for the same seed.
 #[derive(Clone, Debug)]

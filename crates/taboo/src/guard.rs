@@ -48,6 +48,12 @@ impl Default for GuardConfig {
     }
 }
 
+crate::__settings_setters!(GuardConfig {
+    with_mode => mode: Mode,
+    with_max_rollback => max_rollback: usize,
+    with_measure_mass => measure_mass: bool,
+});
+
 /// The ban guard of one sequence. Cheap to create and clone; the heavy parts live in the
 /// shared [`MaskTable`].
 ///

@@ -14,6 +14,26 @@
 
 #![warn(missing_docs)]
 
+/// Builder-style setters for the fields of a settings struct (`with_field(self, value)`), so
+/// that the struct can be `#[non_exhaustive]` — a field added later breaks no caller — and
+/// still be written in one expression: `GuardConfig::default().with_mode(Mode::Hard)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __settings_setters {
+    ($ty:ident { $($setter:ident => $field:ident : $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets `", stringify!($field), "`; see the field for its meaning and default.")]
+                #[must_use]
+                pub fn $setter(mut self, value: $t) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
 mod automaton;
 mod ban;
 mod banlist;

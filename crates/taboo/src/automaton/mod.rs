@@ -237,6 +237,10 @@ impl Default for CompileOptions {
     }
 }
 
+crate::__settings_setters!(CompileOptions {
+    with_literal_engine => literal_engine: bool,
+});
+
 /// A compiled ban list. Immutable, `Send + Sync`; share it behind an `Arc`.
 ///
 /// ```

@@ -43,6 +43,14 @@ impl Default for EntryOptions {
     }
 }
 
+crate::__settings_setters!(EntryOptions {
+    with_regex => regex: bool,
+    with_case_sensitive => case_sensitive: bool,
+    with_whole_word => whole_word: bool,
+    with_disguise => disguise: bool,
+    with_forms => forms: bool,
+});
+
 impl EntryOptions {
     /// How text is folded for this entry.
     pub fn fold(&self) -> Fold {
