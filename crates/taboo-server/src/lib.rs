@@ -155,3 +155,76 @@ impl Server {
         result
     }
 }
+
+/// Why [`run`] stopped with an error.
+#[derive(Debug)]
+pub enum RunError {
+    /// The address could not be bound or served.
+    Io(std::io::Error),
+    /// The server could not start.
+    Start(StartError),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Io(e) => write!(f, "{e}"),
+            RunError::Start(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// The whole server as a blocking call, for the command line: binds `addr` (so a taken port
+/// fails before the model loads), starts the server, calls `listening` with the bound
+/// address, and serves until Ctrl-C or SIGTERM. Returns `Ok` after a clean shutdown.
+pub fn run<E, F>(
+    addr: &str,
+    load: F,
+    config: ServerConfig,
+    listening: impl FnOnce(std::net::SocketAddr, &ModelInfo),
+) -> Result<(), RunError>
+where
+    E: BatchEngine + 'static,
+    F: FnOnce() -> taboo_llm::Result<E> + Send + 'static,
+{
+    // The decode thread does the heavy work; the runtime only moves bytes.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(RunError::Io)?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| RunError::Io(std::io::Error::new(e.kind(), format!("{addr}: {e}"))))?;
+        let server = Server::start(load, config).map_err(RunError::Start)?;
+        listening(listener.local_addr().map_err(RunError::Io)?, server.model());
+        server.serve(listener, signal()).await.map_err(RunError::Io)
+    })
+}
+
+/// Resolves at the first Ctrl-C or (on Unix) SIGTERM.
+async fn signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = ctrl_c => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
+}
