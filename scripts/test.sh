@@ -28,3 +28,9 @@ cargo test --workspace --release -j2 -- --test-threads=1
 
 step "cargo bench --no-run"
 cargo bench --workspace -j2 --no-run
+
+step "server tests (the openai client against taboo serve)"
+# The official OpenAI Python client, in its own venv, against the release binary built above.
+cargo build --release -p taboo-cli -j2
+python="$(scripts/server-env.sh)"
+"$python" -m pytest -q -p no:cacheprovider crates/taboo-server/tests/python
