@@ -16,6 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[4]
 MODEL = ROOT / "models" / "SmolLM2-135M-Instruct-Q4_1.gguf"
+# One llama.cpp thread: with two, each decode step waits on a spinning barrier, which on a
+# machine shared with other jobs (CI runners) can stall a step for seconds.
+THREADS = os.environ.get("TABOO_TEST_THREADS", "1")
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
@@ -31,7 +34,8 @@ class Server:
     """One `taboo serve` process."""
 
     def __init__(self, *args, start_timeout=300):
-        cmd = [str(taboo_bin()), "serve", "--model", str(MODEL), "--port", "0", *args]
+        cmd = [str(taboo_bin()), "serve", "--model", str(MODEL), "--port", "0",
+               "--threads", THREADS, *args]
         self.proc = subprocess.Popen(
             cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
         )

@@ -15,7 +15,7 @@ import openai
 import pytest
 
 import checker
-from serverproc import MODEL, Server, taboo_bin
+from serverproc import MODEL, THREADS, Server, taboo_bin
 
 KEY = "test-key-9f2c"
 MEOW = "What animal says meow? Answer in one sentence."
@@ -79,7 +79,8 @@ def raw(server, method, path, body=None, headers=None):
 def generate_cli(prompt, *args):
     """`taboo generate --json` with the same model: (text, tokens)."""
     out = subprocess.run(
-        [str(taboo_bin()), "generate", "--model", str(MODEL), "--ctx-size", "1024", "--json",
+        [str(taboo_bin()), "generate", "--model", str(MODEL), "--ctx-size", "1024",
+         "--threads", THREADS, "--json",
          *args, prompt],
         check=True, capture_output=True, text=True,
     )
@@ -232,7 +233,7 @@ def test_banned_words_options(client, entry, check):
     "name,prompt",
     [
         ("en-profanity", "He was furious and yelled: fuck! fuck! fuck! fuck! fuck! fuck!"),
-        ("ru-obscene", "Он разозлился и закричал: блядь! блядь! блядь! блядь! блядь!"),
+        ("ru-obscene", "блядь блядь блядь блядь блядь блядь блядь блядь"),
     ],
 )
 def test_bundled_lists(client, name, prompt):
