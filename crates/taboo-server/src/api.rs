@@ -63,7 +63,11 @@ pub enum Endpoint {
 const MAX_STOP: usize = 4;
 
 /// Parses a request body.
-pub fn parse_request(body: &[u8], endpoint: Endpoint, limits: &Limits) -> Result<Request, ApiError> {
+pub fn parse_request(
+    body: &[u8],
+    endpoint: Endpoint,
+    limits: &Limits,
+) -> Result<Request, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::invalid(
             None,
@@ -102,7 +106,10 @@ pub fn parse_request(body: &[u8], endpoint: Endpoint, limits: &Limits) -> Result
         Endpoint::Completion => Some((uint(&obj, "max_tokens")?.unwrap_or(16), "max_tokens")),
     };
     if let Some((0, name)) = max_tokens {
-        return Err(ApiError::invalid(Some(name), format!("{name} must be at least 1")));
+        return Err(ApiError::invalid(
+            Some(name),
+            format!("{name} must be at least 1"),
+        ));
     }
     let temperature = number(&obj, "temperature")?.unwrap_or(1.0);
     if !(0.0..=2.0).contains(&temperature) {
@@ -143,7 +150,10 @@ pub fn parse_request(body: &[u8], endpoint: Endpoint, limits: &Limits) -> Result
     if stop.len() > MAX_STOP {
         return Err(ApiError::invalid(
             Some("stop"),
-            format!("{} stop strings; at most {MAX_STOP} are allowed", stop.len()),
+            format!(
+                "{} stop strings; at most {MAX_STOP} are allowed",
+                stop.len()
+            ),
         ));
     }
     if stop.iter().any(String::is_empty) {
@@ -179,8 +189,7 @@ pub fn parse_request(body: &[u8], endpoint: Endpoint, limits: &Limits) -> Result
 }
 
 fn wrong_type(param: &str, expected: &str) -> ApiError {
-    ApiError::invalid(Some(param), format!("{param} must be {expected}"))
-        .with_code("invalid_type")
+    ApiError::invalid(Some(param), format!("{param} must be {expected}")).with_code("invalid_type")
 }
 
 /// A field that must be a non-negative integer, if present and not null.
@@ -254,32 +263,31 @@ fn messages(obj: &Map<String, Value>) -> Result<Vec<(String, String)>, ApiError>
                 .get("role")
                 .and_then(Value::as_str)
                 .ok_or_else(|| wrong_type(&format!("{param}.role"), "a string"))?;
-            let content = match m.get("content") {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Array(parts)) => {
-                    let mut text = String::new();
-                    for part in parts {
-                        match (part.get("type").and_then(Value::as_str), part.get("text")) {
-                            (Some("text"), Some(Value::String(t))) => text.push_str(t),
-                            _ => {
-                                return Err(ApiError::invalid(
+            let content =
+                match m.get("content") {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Array(parts)) => {
+                        let mut text = String::new();
+                        for part in parts {
+                            match (part.get("type").and_then(Value::as_str), part.get("text")) {
+                                (Some("text"), Some(Value::String(t))) => text.push_str(t),
+                                _ => return Err(ApiError::invalid(
                                     Some(&format!("{param}.content")),
                                     "only text content parts ({\"type\": \"text\", \"text\": …}) \
                                      are supported",
-                                ))
+                                )),
                             }
                         }
+                        text
                     }
-                    text
-                }
-                Some(_) => {
-                    return Err(wrong_type(
-                        &format!("{param}.content"),
-                        "a string or an array of text parts",
-                    ))
-                }
-            };
+                    Some(_) => {
+                        return Err(wrong_type(
+                            &format!("{param}.content"),
+                            "a string or an array of text parts",
+                        ))
+                    }
+                };
             Ok((role.to_string(), content))
         })
         .collect()
@@ -305,12 +313,18 @@ fn text_prompt(obj: &Map<String, Value>) -> Result<String, ApiError> {
 }
 
 /// `logit_bias`: `{"token id": bias}`, bias in −100..100.
-fn logit_bias(obj: &Map<String, Value>, vocab_size: usize) -> Result<Vec<(TokenId, f32)>, ApiError> {
+fn logit_bias(
+    obj: &Map<String, Value>,
+    vocab_size: usize,
+) -> Result<Vec<(TokenId, f32)>, ApiError> {
     let Some(value) = obj.get("logit_bias").filter(|v| !v.is_null()) else {
         return Ok(Vec::new());
     };
     let Value::Object(map) = value else {
-        return Err(wrong_type("logit_bias", "an object mapping token ids to biases"));
+        return Err(wrong_type(
+            "logit_bias",
+            "an object mapping token ids to biases",
+        ));
     };
     let mut out = Vec::with_capacity(map.len());
     for (key, bias) in map {
@@ -367,7 +381,9 @@ fn bans(obj: &Map<String, Value>, max_entries: usize) -> Result<BanKey, ApiError
             if word.contains(['\n', '\r']) {
                 return Err(ApiError::invalid(
                     Some("banned_words"),
-                    format!("banned_words[{i}] {word:?} contains a line break; give one entry per item"),
+                    format!(
+                        "banned_words[{i}] {word:?} contains a line break; give one entry per item"
+                    ),
                 ));
             }
             if word.trim().is_empty() {
@@ -725,18 +741,25 @@ mod tests {
         assert!(err("{").message.contains("not valid JSON"));
         assert!(err("[]").message.contains("JSON object"));
         assert_eq!(err("{}").param.as_deref(), Some("messages"));
-        assert_eq!(err(&format!(r#"{{{HI}, "n": 2}}"#)).param.as_deref(), Some("n"));
+        assert_eq!(
+            err(&format!(r#"{{{HI}, "n": 2}}"#)).param.as_deref(),
+            Some("n")
+        );
         let e = err(&format!(r#"{{{HI}, "logit_bias": {{"100": 1}}}}"#));
         assert!(e.message.contains("out of range"), "{e}");
         let e = err(&format!(r#"{{{HI}, "logit_bias": {{"1": 101}}}}"#));
         assert!(e.message.contains("-100 to 100"), "{e}");
         let e = err(&format!(r#"{{{HI}, "temperature": 3}}"#));
         assert!(e.message.contains("between 0 and 2"), "{e}");
-        let e = err(&format!(r#"{{{HI}, "banned_words": ["a", "b", "c", "d"]}}"#));
+        let e = err(&format!(
+            r#"{{{HI}, "banned_words": ["a", "b", "c", "d"]}}"#
+        ));
         assert!(e.message.contains("at most 3"), "{e}");
         let e = err(&format!(r#"{{{HI}, "ban_lists": ["nope"]}}"#));
         assert!(e.message.contains("en-profanity"), "{e}");
-        let e = err(&format!(r#"{{{HI}, "banned_words": [{{"word": "x", "regx": true}}]}}"#));
+        let e = err(&format!(
+            r#"{{{HI}, "banned_words": [{{"word": "x", "regx": true}}]}}"#
+        ));
         assert!(e.message.contains("regx"), "{e}");
         let e = err(&format!(r#"{{{HI}, "banned_words": ["a\nb"]}}"#));
         assert!(e.message.contains("line break"), "{e}");

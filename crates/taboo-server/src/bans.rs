@@ -340,7 +340,10 @@ mod tests {
         assert!(compiler.has_server_bans());
         let key = BanKey::new(vec!["\\dog".into()], vec![]);
         assert!(compiler.cached(&key).is_none());
-        let table = compiler.compile(&key).unwrap().expect("something is banned");
+        let table = compiler
+            .compile(&key)
+            .unwrap()
+            .expect("something is banned");
         let again = compiler.cached(&key).unwrap().unwrap();
         assert!(Arc::ptr_eq(&table, &again));
         // The request banned only "dog"; the server's "cat" is still banned.
@@ -371,9 +374,12 @@ mod tests {
     #[test]
     fn a_bias_never_lifts_a_ban() {
         let (vocab, cat, dot, s) = vocab();
-        let compiler =
-            BanCompiler::new(&BanList::from_words(["cat"], EntryOptions::default()).unwrap(), vocab, 1)
-                .unwrap();
+        let compiler = BanCompiler::new(
+            &BanList::from_words(["cat"], EntryOptions::default()).unwrap(),
+            vocab,
+            1,
+        )
+        .unwrap();
         let table = compiler.compile(&BanKey::default()).unwrap().unwrap();
         let guard = Guard::new(table, GuardConfig::default());
         let mut g = RequestGuard::new(vec![(dot, 100.0), (s, -100.0)], Some(guard)).unwrap();

@@ -230,6 +230,7 @@ impl Decoder {
         loop {
             let mut stop = false;
             if self.batch.is_empty() && self.waiting.is_empty() {
+                self.publish();
                 match rx.recv() {
                     Ok(cmd) => stop |= self.command(engine, cmd),
                     Err(_) => stop = true,
@@ -287,23 +288,27 @@ impl Decoder {
 
     /// Frees the slots (and queue places) of clients that left.
     fn drop_departed<E: BatchEngine>(&mut self, engine: &mut E) {
-        let before = self.waiting.len();
-        self.waiting.retain(|w| !w.job.events.is_closed());
-        let mut departed = before - self.waiting.len();
+        // Counted before the job (and its ticket) is dropped, so that whoever sees the
+        // request gone from `in_flight` sees it counted.
+        let counters = &self.counters;
+        self.waiting.retain(|w| {
+            let gone = w.job.events.is_closed();
+            if gone {
+                counters.disconnected.fetch_add(1, Ordering::AcqRel);
+            }
+            !gone
+        });
         for slot in 0..self.slots.len() {
             if self.slots[slot]
                 .as_ref()
                 .is_some_and(|job| job.events.is_closed())
             {
+                self.counters.disconnected.fetch_add(1, Ordering::AcqRel);
                 // Nobody reads the output; the slot is what matters.
                 let _ = self.batch.leave(engine, slot);
                 self.slots[slot] = None;
-                departed += 1;
             }
         }
-        self.counters
-            .disconnected
-            .fetch_add(departed as u64, Ordering::Relaxed);
     }
 
     /// Moves waiting requests into free slots.
@@ -328,13 +333,8 @@ impl Decoder {
                 backtrack: (job.mode == BanMode::Backtrack && job.table.is_some())
                     .then(|| self.backtrack.clone()),
             };
-            let seq = Sequence::from_tokens(
-                &*engine,
-                w.tokens,
-                engine.context_size(),
-                guard,
-                options,
-            );
+            let seq =
+                Sequence::from_tokens(&*engine, w.tokens, engine.context_size(), guard, options);
             match self.batch.join(engine, seq) {
                 Ok(slot) => self.slots[slot] = Some(job),
                 Err(e) => {
@@ -367,8 +367,9 @@ impl Decoder {
             Ok(finished) => {
                 for (slot, out) in finished {
                     if let Some(job) = self.slots[slot].take() {
+                        // Counted before the client can hear of it.
+                        self.counters.completed.fetch_add(1, Ordering::AcqRel);
                         let _ = job.events.send(Event::Done(Box::new(out)));
-                        self.counters.completed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }

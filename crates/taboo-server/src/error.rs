@@ -40,11 +40,7 @@ impl ApiError {
     pub fn invalid(param: Option<&str>, message: impl Into<String>) -> ApiError {
         ApiError {
             param: param.map(str::to_string),
-            ..ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                message,
-            )
+            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
         }
     }
 

@@ -289,7 +289,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         "queue": state.config.queue,
         "running": c.running.load(Ordering::Relaxed),
         "queued": c.queued.load(Ordering::Relaxed),
-        "in_flight": c.in_flight.load(Ordering::Relaxed),
+        "in_flight": c.in_flight.load(Ordering::Acquire),
         "completed": c.completed.load(Ordering::Relaxed),
         "disconnected": c.disconnected.load(Ordering::Relaxed),
         "refused": c.refused.load(Ordering::Relaxed),
@@ -299,8 +299,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
     }))
 }
 
-const ROUTES: &str =
-    "POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health";
+const ROUTES: &str = "POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health";
 
 async fn not_found(method: Method, uri: Uri) -> Response {
     ApiError::not_found(format!(

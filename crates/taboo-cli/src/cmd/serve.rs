@@ -62,9 +62,11 @@ pub fn run(args: Args) -> CliResult {
             penalty: args.ban.penalty,
         },
         Mode::Naive | Mode::Off => {
-            return Err("taboo serve: --mode must be backtrack, hard or soft (requests pick \
+            return Err(
+                "taboo serve: --mode must be backtrack, hard or soft (requests pick \
                         theirs with ban_mode)"
-                .into())
+                    .into(),
+            )
         }
     };
     if !(1..=64).contains(&args.parallel) {

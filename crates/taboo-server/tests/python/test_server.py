@@ -19,7 +19,7 @@ from serverproc import MODEL, THREADS, Server, taboo_bin
 
 KEY = "test-key-9f2c"
 MEOW = "What animal says meow? Answer in one sentence."
-BARK = "What animal barks? Answer in one sentence."
+BARK = "Name a pet that barks."
 
 
 @pytest.fixture(scope="module")
@@ -259,8 +259,9 @@ def test_server_wide_bans_cannot_be_lifted(client):
     assert checker.find(free, "dog"), f"the prompt should elicit 'dog': {free!r}"
     # The token the free model writes first for the word: pushing it with logit_bias still
     # cannot get the word through.
-    _, tokens = generate_cli("The animal that barks is called a", "--raw", "--temperature", "0",
-                             "--max-tokens", "1", "--mode", "off")
+    word, tokens = generate_cli("My dog. My dog. My dog. My", "--raw", "--temperature", "0",
+                                "--max-tokens", "1", "--mode", "off")
+    assert word == " dog"
     attempts = [
         {},
         {"banned_words": []},
