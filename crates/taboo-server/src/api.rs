@@ -660,7 +660,7 @@ mod tests {
 
     fn limits() -> Limits {
         Limits {
-            max_ban_entries: 3,
+            max_ban_entries: 4,
             vocab_size: 100,
             default_mode: BanMode::Backtrack,
             server_bans: false,
@@ -752,9 +752,9 @@ mod tests {
         let e = err(&format!(r#"{{{HI}, "temperature": 3}}"#));
         assert!(e.message.contains("between 0 and 2"), "{e}");
         let e = err(&format!(
-            r#"{{{HI}, "banned_words": ["a", "b", "c", "d"]}}"#
+            r#"{{{HI}, "banned_words": ["a", "b", "c", "d", "e"]}}"#
         ));
-        assert!(e.message.contains("at most 3"), "{e}");
+        assert!(e.message.contains("at most 4"), "{e}");
         let e = err(&format!(r#"{{{HI}, "ban_lists": ["nope"]}}"#));
         assert!(e.message.contains("en-profanity"), "{e}");
         let e = err(&format!(
