@@ -9,10 +9,15 @@ venv="${TABOO_SERVER_VENV:-/root/.venvs/taboo-server}"
 python="$venv/bin/python"
 
 if [ ! -x "$python" ]; then
-    python3 -m venv "$venv" >&2 || {
-        echo "server-env.sh: python3 -m venv failed (apt-get install -y python3-venv)" >&2
-        exit 1
-    }
+    # Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
+    if ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+        echo "server-env.sh: installing python3-venv" >&2
+        sudo_cmd=()
+        [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+        "${sudo_cmd[@]}" apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >&2
+    fi
+    python3 -m venv "$venv" >&2
 fi
 if ! "$python" -c 'import openai, pytest' >/dev/null 2>&1; then
     echo "server-env.sh: installing openai and pytest into $venv" >&2
