@@ -63,7 +63,7 @@ pub fn run(args: Args) -> CliResult {
         },
         Mode::Naive | Mode::Off => {
             return Err(
-                "taboo serve: --mode must be backtrack, hard or soft (requests pick \
+                "--mode must be backtrack, hard or soft to serve (requests pick \
                         theirs with ban_mode)"
                     .into(),
             )
