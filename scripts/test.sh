@@ -49,3 +49,9 @@ cargo build --release -p taboo-py --example forbidden -j2 # the Rust side of the
 "$python" -m pip install --disable-pip-version-check --no-deps --force-reinstall ./crates/taboo-py
 # pytest's own exit code decides (5, "no tests ran", fails the suite too).
 (cd crates/taboo-py && "$python" -m pytest -q -p no:cacheprovider tests)
+
+step "server tests (the openai client against taboo serve)"
+# The official OpenAI Python client, in its own venv, against the release binary built above.
+cargo build --release -p taboo-cli -j2
+python="$(scripts/server-env.sh)"
+"$python" -m pytest -q -p no:cacheprovider crates/taboo-server/tests/python

@@ -55,4 +55,9 @@ pub trait Engine: TokenText {
 
     /// Wraps a user message in the model's chat template, ending where the assistant speaks.
     fn chat_prompt(&self, user: &str) -> Result<String>;
+
+    /// Formats a conversation, `(role, content)` pairs in order (`system`, `user`,
+    /// `assistant` …), with the model's chat template, ending where the assistant speaks
+    /// next. One user message gives what [`Engine::chat_prompt`] gives.
+    fn chat_messages(&self, messages: &[(&str, &str)]) -> Result<String>;
 }

@@ -377,13 +377,20 @@ impl Engine for LlamaEngine {
     }
 
     fn chat_prompt(&self, user: &str) -> Result<String> {
+        self.chat_messages(&[("user", user)])
+    }
+
+    fn chat_messages(&self, messages: &[(&str, &str)]) -> Result<String> {
         let template = self.model().chat_template(None).map_err(|_| {
             Error::ChatTemplate("the model has none (base models often don't)".into())
         })?;
-        let message = LlamaChatMessage::new("user".into(), user.into())
-            .map_err(|_| Error::ChatTemplate("the prompt contains a NUL byte".into()))?;
+        let messages = messages
+            .iter()
+            .map(|&(role, content)| LlamaChatMessage::new(role.into(), content.into()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| Error::ChatTemplate("a message contains a NUL byte".into()))?;
         self.model()
-            .apply_chat_template(&template, &[message], true)
+            .apply_chat_template(&template, &messages, true)
             .map_err(|e| Error::ChatTemplate(format!("llama.cpp does not know it: {e}")))
     }
 }

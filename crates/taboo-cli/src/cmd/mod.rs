@@ -9,6 +9,7 @@ pub mod eval;
 pub mod explain;
 pub mod forms;
 pub mod generate;
+pub mod serve;
 pub mod trace;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,7 @@ use crate::CliResult;
         taboo eval --quick --out /tmp/eval            # leaks, fluency, cost vs the baselines\n  \
         taboo trace --ban cat 'What animal says meow?' # what the ban did, step by step\n  \
         taboo compare-modes --out report.md           # off / naive / hard / backtrack side by side\n  \
+        taboo serve --port 8080                       # OpenAI-compatible server with bans\n  \
         taboo generate --help"
 )]
 pub struct Cli {
@@ -63,6 +65,9 @@ pub enum Command {
     /// Run the evaluation protocol: ban conditions × prompt suites × seeds, leak rates at five
     /// detector tiers, perplexity, distortion and cost, as JSON, CSV, Markdown and SVG plots.
     Eval(eval::Args),
+    /// Serve the model over the OpenAI API (chat and text completions, streaming) with
+    /// exact word bans: server-wide ones, and per request with `banned_words`.
+    Serve(serve::Args),
 }
 
 impl Command {
@@ -77,6 +82,7 @@ impl Command {
             Command::CompareModes(args) => compare_modes::run(args),
             Command::Forms(args) => forms::run(args),
             Command::Eval(args) => eval::run(args),
+            Command::Serve(args) => serve::run(args),
         }
     }
 }
