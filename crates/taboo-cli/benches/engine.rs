@@ -32,11 +32,7 @@ fn forms_lists() -> Vec<(String, BanList)> {
         .map(|l| (l.name.to_string(), l.parse().expect("bundled list")))
         .collect();
     let words = dictionary_words(Language::Russian, 1_000).expect("hunspell-ru");
-    let options = EntryOptions {
-        forms: true,
-        disguise: true,
-        ..EntryOptions::default()
-    };
+    let options = EntryOptions::default().with_forms(true).with_disguise(true);
     out.push((
         "ru-1000-lemmas".to_string(),
         BanList::from_words(&words, options).expect("list"),
@@ -115,10 +111,7 @@ fn bench(c: &mut Criterion) {
     for (name, list) in lists.iter().filter(|(n, _)| n.ends_with("10000")) {
         let a = Arc::new(Automaton::compile(list).unwrap());
         let table = Arc::new(MaskTable::new(a, Arc::clone(&vocab)));
-        let config = GuardConfig {
-            measure_mass: false,
-            ..GuardConfig::default()
-        };
+        let config = GuardConfig::default().with_measure_mass(false);
         let mut logits = vec![0.5f32; vocab.len()];
         g.bench_function(BenchmarkId::from_parameter(name), |b| {
             let mut guard = Guard::new(Arc::clone(&table), config);

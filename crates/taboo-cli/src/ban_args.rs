@@ -54,11 +54,10 @@ pub struct BacktrackArgs {
 impl BacktrackArgs {
     /// The options the generation loop takes.
     pub fn options(&self) -> Backtrack {
-        Backtrack {
-            min_mass_left: self.backtrack_below,
-            retries_per_position: self.backtrack_retries,
-            max_backtracks: self.backtrack_budget,
-        }
+        Backtrack::default()
+            .with_min_mass_left(self.backtrack_below)
+            .with_retries_per_position(self.backtrack_retries)
+            .with_max_backtracks(self.backtrack_budget)
     }
 }
 
@@ -203,10 +202,7 @@ impl BanArgs {
             },
             _ => taboo::Mode::Hard,
         };
-        let config = GuardConfig {
-            mode,
-            ..GuardConfig::default()
-        };
+        let config = GuardConfig::default().with_mode(mode);
         Ok(Some(Box::new(ban.guard_with(&vocab, config))))
     }
 }

@@ -55,12 +55,10 @@ impl ModelArgs {
     pub fn load(&self) -> Result<LlamaEngine, Error> {
         LlamaEngine::load(
             &self.path(),
-            &EngineOptions {
-                threads: self.threads,
-                context_size: self.ctx_size,
-                verbose: self.verbose,
-                ..EngineOptions::default()
-            },
+            &EngineOptions::default()
+                .with_threads(self.threads)
+                .with_context_size(self.ctx_size)
+                .with_verbose(self.verbose),
         )
     }
 }

@@ -168,16 +168,16 @@ pub fn compare(
                     }
                     CompareMode::Hard | CompareMode::Backtrack => Some(Box::new(ban.guard(&vocab))),
                 };
-                let generate_options = GenerateOptions {
-                    sampling: SamplingConfig {
-                        temperature: options.temperature,
-                        seed,
-                        ..SamplingConfig::default()
-                    },
-                    max_tokens: options.max_tokens,
-                    backtrack: (*mode == CompareMode::Backtrack).then(|| options.backtrack.clone()),
-                    ..GenerateOptions::default()
-                };
+                let generate_options = GenerateOptions::default()
+                    .with_sampling(
+                        SamplingConfig::default()
+                            .with_temperature(options.temperature)
+                            .with_seed(seed),
+                    )
+                    .with_max_tokens(options.max_tokens)
+                    .with_backtrack(
+                        (*mode == CompareMode::Backtrack).then(|| options.backtrack.clone()),
+                    );
                 let out = generate(
                     &mut *engine,
                     guard.as_deref_mut(),

@@ -69,11 +69,8 @@ impl GuardMaker {
 
 /// Soft mode with this penalty on tokens that complete a banned word.
 pub fn soft(penalty: f32) -> GuardConfig {
-    GuardConfig {
-        mode: taboo::Mode::Soft {
-            penalty,
-            partial_penalty: 0.0,
-        },
-        ..GuardConfig::default()
-    }
+    GuardConfig::default().with_mode(taboo::Mode::Soft {
+        penalty,
+        partial_penalty: 0.0,
+    })
 }

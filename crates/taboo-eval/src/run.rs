@@ -554,12 +554,10 @@ pub fn run(
         };
         let mut engine = LlamaEngine::load(
             path,
-            &EngineOptions {
-                threads: options.threads,
-                context_size: 1024,
-                sequences: options.batch,
-                ..EngineOptions::default()
-            },
+            &EngineOptions::default()
+                .with_threads(options.threads)
+                .with_context_size(1024)
+                .with_sequences(options.batch),
         )
         .map_err(|source| Error::Model {
             which,
@@ -611,18 +609,17 @@ fn generate_options(
     seed: u64,
     temperature: f32,
 ) -> GenerateOptions {
-    GenerateOptions {
-        sampling: SamplingConfig {
-            temperature,
-            seed,
-            ..SamplingConfig::default()
-        },
-        max_tokens: suite.max_tokens,
-        raw: suite.model == ModelKind::Base,
-        backtrack: matches!(condition, Condition::Backtrack | Condition::Full)
-            .then(Backtrack::default),
-        ..GenerateOptions::default()
-    }
+    GenerateOptions::default()
+        .with_sampling(
+            SamplingConfig::default()
+                .with_temperature(temperature)
+                .with_seed(seed),
+        )
+        .with_max_tokens(suite.max_tokens)
+        .with_raw(suite.model == ModelKind::Base)
+        .with_backtrack(
+            matches!(condition, Condition::Backtrack | Condition::Full).then(Backtrack::default),
+        )
 }
 
 /// The last character of the prompt as the model sees it (chat template included).

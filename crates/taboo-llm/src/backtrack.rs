@@ -43,7 +43,7 @@ use crate::{Error, Result};
 /// let vocab = Arc::new(vocabulary_from_engine(&engine));
 /// let table = Arc::new(MaskTable::new(Arc::new(Automaton::compile(&list).unwrap()), vocab));
 /// let mut guard = Guard::new(table, GuardConfig::default());
-/// let options = GenerateOptions { backtrack: Some(Backtrack::default()), ..GenerateOptions::default() };
+/// let options = GenerateOptions::default().with_backtrack(Some(Backtrack::default()));
 /// let out = generate(&mut engine, Some(&mut guard), "What animal says meow?", &options,
 ///                    &mut |_| Ok(()), &AtomicBool::new(false))?;
 /// println!("{} ({} backtracks, {} tokens rewound)", out.text, out.stats.backtracks,
@@ -51,6 +51,7 @@ use crate::{Error, Result};
 /// # Ok::<(), taboo_llm::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Backtrack {
     /// Rewind when a banned match is partially written and the mask leaves less than this
     /// share of the probability mass (measured on the raw logits, before temperature).
@@ -84,7 +85,7 @@ impl Backtrack {
     /// Checks the settings: `min_mass_left` must be in [0, 1].
     ///
     /// ```
-    /// let bad = taboo_llm::Backtrack { min_mass_left: 1.5, ..Default::default() };
+    /// let bad = taboo_llm::Backtrack::default().with_min_mass_left(1.5);
     /// assert!(bad.validate().unwrap_err().to_string().contains("min_mass_left"));
     /// ```
     pub fn validate(&self) -> Result<()> {

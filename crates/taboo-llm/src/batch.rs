@@ -121,7 +121,7 @@ pub struct BatchRun {
 ///
 /// ```no_run
 /// use taboo_llm::{Batch, BatchEngine, EngineOptions, GenerateOptions, LlamaEngine, Sequence};
-/// let options = EngineOptions { sequences: 2, context_size: 512, ..EngineOptions::default() };
+/// let options = EngineOptions::default().with_sequences(2).with_context_size(512);
 /// let mut engine = LlamaEngine::load("models/SmolLM2-135M-Instruct-Q4_1.gguf".as_ref(), &options)?;
 /// let mut batch = Batch::new(engine.sequences());
 /// for prompt in ["Name a fruit.", "Name a colour."] {
@@ -288,7 +288,7 @@ impl<'g> Batch<'g> {
 /// ```no_run
 /// use std::sync::atomic::AtomicBool;
 /// use taboo_llm::{generate_batch, BatchRequest, EngineOptions, GenerateOptions, LlamaEngine};
-/// let options = EngineOptions { sequences: 4, context_size: 512, ..EngineOptions::default() };
+/// let options = EngineOptions::default().with_sequences(4).with_context_size(512);
 /// let mut engine = LlamaEngine::load("models/SmolLM2-135M-Instruct-Q4_1.gguf".as_ref(), &options)?;
 /// let requests = ["Name a fruit.", "Name a colour."].iter().map(|p| BatchRequest {
 ///     prompt: p.to_string(), guard: None, options: GenerateOptions::default(),

@@ -19,6 +19,7 @@ use crate::{Error, Result};
 
 /// What to generate and when to stop.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct GenerateOptions {
     /// Sampling settings.
     pub sampling: SamplingConfig,

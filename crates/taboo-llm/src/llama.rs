@@ -22,6 +22,7 @@ use crate::{Error, Result};
 
 /// How to load a model.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct EngineOptions {
     /// CPU threads for decoding and prompt processing. Two by default: more threads than cores
     /// makes llama.cpp's spinning workers fight, which was measured to cut speed 4×.

@@ -9,6 +9,7 @@ use taboo::TokenId;
 
 /// Sampling settings. The default is greedy decoding with no repetition penalty.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SamplingConfig {
     /// Softmax temperature; `0` (the default) means greedy: always the most likely token.
     pub temperature: f32,
@@ -216,7 +217,7 @@ impl SamplingConfig {
     /// ```
     /// use taboo_llm::SamplingConfig;
     /// assert!(SamplingConfig::default().validate().is_ok());
-    /// let hot = SamplingConfig { temperature: f32::NAN, ..SamplingConfig::default() };
+    /// let hot = SamplingConfig::default().with_temperature(f32::NAN);
     /// assert!(hot.validate().unwrap_err().to_string().contains("temperature"));
     /// ```
     pub fn validate(&self) -> crate::Result<()> {
@@ -262,11 +263,9 @@ mod tests {
     use super::*;
 
     fn cfg(temperature: f32) -> SamplingConfig {
-        SamplingConfig {
-            temperature,
-            seed: 7,
-            ..SamplingConfig::default()
-        }
+        SamplingConfig::default()
+            .with_temperature(temperature)
+            .with_seed(7)
     }
 
     #[test]
@@ -284,7 +283,7 @@ mod tests {
     fn same_seed_same_draws() {
         let logits = vec![1.0, 1.1, 0.9, 1.05];
         let draw = |seed| {
-            let mut s = Sampler::new(SamplingConfig { seed, ..cfg(1.0) });
+            let mut s = Sampler::new(cfg(1.0).with_seed(seed));
             (0..50)
                 .map(|_| s.sample(&mut logits.clone(), &[]).unwrap())
                 .collect::<Vec<_>>()
@@ -315,36 +314,15 @@ mod tests {
             set.dedup();
             set
         };
-        assert_eq!(
-            seen(SamplingConfig {
-                top_k: 2,
-                ..cfg(1.0)
-            }),
-            vec![0, 1]
-        );
-        assert_eq!(
-            seen(SamplingConfig {
-                top_p: 0.5,
-                ..cfg(1.0)
-            }),
-            vec![0]
-        );
-        assert_eq!(
-            seen(SamplingConfig {
-                min_p: 0.5,
-                ..cfg(1.0)
-            }),
-            vec![0, 1]
-        );
+        assert_eq!(seen(cfg(1.0).with_top_k(2)), vec![0, 1]);
+        assert_eq!(seen(cfg(1.0).with_top_p(0.5)), vec![0]);
+        assert_eq!(seen(cfg(1.0).with_min_p(0.5)), vec![0, 1]);
         assert_eq!(seen(cfg(1.0)).len(), 5);
     }
 
     #[test]
     fn repetition_penalty_turns_greedy_away() {
-        let mut s = Sampler::new(SamplingConfig {
-            repeat_penalty: 2.0,
-            ..cfg(0.0)
-        });
+        let mut s = Sampler::new(cfg(0.0).with_repeat_penalty(2.0));
         let mut l = vec![2.0, 1.5];
         assert_eq!(s.sample(&mut l, &[0]), Some(1));
     }

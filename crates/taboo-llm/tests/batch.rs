@@ -39,16 +39,14 @@ const PROMPTS: [&str; 6] = [
 fn request(i: usize, table: &Arc<MaskTable>) -> (Option<Box<dyn LogitsGuard>>, GenerateOptions) {
     let guard: Option<Box<dyn LogitsGuard>> =
         (i % 3 != 2).then(|| Box::new(Guard::new(table.clone(), GuardConfig::default())) as Box<_>);
-    let options = GenerateOptions {
-        max_tokens: 24,
-        sampling: SamplingConfig {
-            temperature: if i % 2 == 0 { 0.0 } else { 0.8 },
-            seed: i as u64,
-            ..SamplingConfig::default()
-        },
-        backtrack: (i == 0).then(Backtrack::default),
-        ..GenerateOptions::default()
-    };
+    let options = GenerateOptions::default()
+        .with_max_tokens(24)
+        .with_sampling(
+            SamplingConfig::default()
+                .with_temperature(if i % 2 == 0 { 0.0 } else { 0.8 })
+                .with_seed(i as u64),
+        )
+        .with_backtrack((i == 0).then(Backtrack::default));
     (guard, options)
 }
 
@@ -87,11 +85,9 @@ fn batched_generation_and_scoring_match_sequential() {
 
     let mut engine = LlamaEngine::load(
         &model(),
-        &EngineOptions {
-            sequences: 4,
-            context_size: 256,
-            ..EngineOptions::default()
-        },
+        &EngineOptions::default()
+            .with_sequences(4)
+            .with_context_size(256),
     )
     .unwrap();
     assert_eq!(engine.sequences(), 4);

@@ -101,11 +101,9 @@ fn gemma_batching_is_exact_except_in_row_0_of_calls_of_4_rows_or_more() {
     let path = gemma_path();
     let mut engine = LlamaEngine::load(
         &path,
-        &EngineOptions {
-            sequences: 8,
-            context_size: 256,
-            ..EngineOptions::default()
-        },
+        &EngineOptions::default()
+            .with_sequences(8)
+            .with_context_size(256),
     )
     .unwrap();
     let prompts: Vec<Vec<u32>> = PROMPTS
@@ -162,16 +160,14 @@ fn gemma_batching_is_exact_except_in_row_0_of_calls_of_4_rows_or_more() {
     let request = |i: usize| BatchRequest {
         prompt: PROMPTS[i].to_string(),
         guard: None,
-        options: GenerateOptions {
-            max_tokens: 32,
-            raw: true,
-            sampling: SamplingConfig {
-                temperature: 0.9,
-                seed: 7 + i as u64,
-                ..SamplingConfig::default()
-            },
-            ..GenerateOptions::default()
-        },
+        options: GenerateOptions::default()
+            .with_max_tokens(32)
+            .with_raw(true)
+            .with_sampling(
+                SamplingConfig::default()
+                    .with_temperature(0.9)
+                    .with_seed(7 + i as u64),
+            ),
     };
     let solo = |engine: &mut LlamaEngine, i: usize| {
         let mut run = generate_batch(

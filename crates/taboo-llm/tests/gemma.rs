@@ -67,11 +67,9 @@ fn vocabulary_agrees_with_the_gguf_loader(engine: &LlamaEngine, path: &PathBuf) 
 }
 
 fn options() -> GenerateOptions {
-    GenerateOptions {
-        max_tokens: 16,
-        raw: true,
-        ..GenerateOptions::default()
-    }
+    GenerateOptions::default()
+        .with_max_tokens(16)
+        .with_raw(true)
 }
 
 fn plain_continuation_is_deterministic(engine: &mut LlamaEngine) -> String {
@@ -155,12 +153,10 @@ fn ru_generate(engine: &mut LlamaEngine, ban: Option<&str>, backtrack: bool) -> 
         ));
         Guard::new(table, GuardConfig::default())
     });
-    let options = GenerateOptions {
-        max_tokens: 24,
-        raw: true,
-        backtrack: backtrack.then(taboo_llm::Backtrack::default),
-        ..GenerateOptions::default()
-    };
+    let options = GenerateOptions::default()
+        .with_max_tokens(24)
+        .with_raw(true)
+        .with_backtrack(backtrack.then(taboo_llm::Backtrack::default));
     let out = generate(
         engine,
         guard.as_mut().map(|g| g as &mut dyn taboo::LogitsGuard),

@@ -39,10 +39,7 @@ fn smollm2() -> LlamaEngine {
 }
 
 fn greedy(engine: &mut LlamaEngine, prompt: &str, max_tokens: usize) -> taboo_llm::Generation {
-    let options = GenerateOptions {
-        max_tokens,
-        ..GenerateOptions::default()
-    };
+    let options = GenerateOptions::default().with_max_tokens(max_tokens);
     generate(
         engine,
         None,
@@ -112,10 +109,7 @@ fn words(text: &str) -> Vec<String> {
 }
 
 fn backtracking_avoids_the_near_miss_of_hard_mode(engine: &mut LlamaEngine, cat: &Arc<MaskTable>) {
-    let hard = GenerateOptions {
-        max_tokens: 40,
-        ..GenerateOptions::default()
-    };
+    let hard = GenerateOptions::default().with_max_tokens(40);
     let (h, _) = guarded(engine, cat, MEOW, &hard);
     // Masking alone: " cat" is allowed, every word ending after it is not.
     assert!(
@@ -125,10 +119,7 @@ fn backtracking_avoids_the_near_miss_of_hard_mode(engine: &mut LlamaEngine, cat:
         "hard mode was expected to glue a word to \"cat\": {:?}",
         h.text
     );
-    let back = GenerateOptions {
-        backtrack: Some(Backtrack::default()),
-        ..hard
-    };
+    let back = hard.with_backtrack(Some(Backtrack::default()));
     let (b, streamed) = guarded(engine, cat, MEOW, &back);
     assert!(
         !words(&b.text).iter().any(|w| w.starts_with("cat")),
@@ -194,27 +185,27 @@ fn no_banned_text_under_random_sampling(engine: &mut LlamaEngine) {
         let backtrack = match seed % 4 {
             0 => None,
             1 => Some(Backtrack::default()),
-            2 => Some(Backtrack {
-                min_mass_left: 0.99,
-                retries_per_position: 1,
-                max_backtracks: 3,
-            }),
-            _ => Some(Backtrack {
-                min_mass_left: 1.0,
-                retries_per_position: 8,
-                max_backtracks: 200,
-            }),
+            2 => Some(
+                Backtrack::default()
+                    .with_min_mass_left(0.99)
+                    .with_retries_per_position(1)
+                    .with_max_backtracks(3),
+            ),
+            _ => Some(
+                Backtrack::default()
+                    .with_min_mass_left(1.0)
+                    .with_retries_per_position(8)
+                    .with_max_backtracks(200),
+            ),
         };
-        let options = GenerateOptions {
-            sampling: SamplingConfig {
-                temperature: 1.0,
-                seed,
-                ..SamplingConfig::default()
-            },
-            max_tokens: 48,
-            backtrack,
-            ..GenerateOptions::default()
-        };
+        let options = GenerateOptions::default()
+            .with_sampling(
+                SamplingConfig::default()
+                    .with_temperature(1.0)
+                    .with_seed(seed),
+            )
+            .with_max_tokens(48)
+            .with_backtrack(backtrack);
         let prompt = prompts[seed as usize % prompts.len()];
         let (out, streamed) = guarded(engine, &table, prompt, &options);
         // Every way the text can end counts as a word boundary — the end-of-generation token,
@@ -350,11 +341,9 @@ fn stop_strings_and_limits(engine: &mut LlamaEngine) {
     assert_eq!(short.finish_reason, FinishReason::Length);
     assert_eq!(short.tokens, full.tokens[..3]);
     // Stop at the first space after some text: the stop string is not in the text.
-    let options = GenerateOptions {
-        max_tokens: 40,
-        stop: vec![" ".into()],
-        ..GenerateOptions::default()
-    };
+    let options = GenerateOptions::default()
+        .with_max_tokens(40)
+        .with_stop(vec![" ".into()]);
     let stopped = generate(
         engine,
         None,

@@ -117,28 +117,21 @@ const CASES: [Case; 8] = [
 ];
 
 fn options(case: &Case) -> GenerateOptions {
-    GenerateOptions {
-        max_tokens: 40,
-        sampling: SamplingConfig {
-            temperature: case.temperature,
-            seed: case.seed,
-            ..SamplingConfig::default()
-        },
-        stop: case.stop.iter().map(|s| s.to_string()).collect(),
-        backtrack: case.backtrack.then(Backtrack::default),
-        ..GenerateOptions::default()
-    }
+    GenerateOptions::default()
+        .with_max_tokens(40)
+        .with_sampling(
+            SamplingConfig::default()
+                .with_temperature(case.temperature)
+                .with_seed(case.seed),
+        )
+        .with_stop(case.stop.iter().map(|s| s.to_string()).collect())
+        .with_backtrack(case.backtrack.then(Backtrack::default))
 }
 
 fn guard(case: &Case, ban: &Ban, vocab: &Arc<taboo::Vocabulary>) -> Option<Box<dyn LogitsGuard>> {
     case.mode.map(|mode| {
-        Box::new(ban.guard_with(
-            vocab,
-            GuardConfig {
-                mode,
-                ..GuardConfig::default()
-            },
-        )) as Box<dyn LogitsGuard>
+        Box::new(ban.guard_with(vocab, GuardConfig::default().with_mode(mode)))
+            as Box<dyn LogitsGuard>
     })
 }
 
@@ -234,11 +227,9 @@ fn sequence_driven_alone_and_in_a_batch_reproduces_the_old_loop() {
 
     let mut batch = LlamaEngine::load(
         &model(),
-        &EngineOptions {
-            sequences: 4,
-            context_size: 256,
-            ..EngineOptions::default()
-        },
+        &EngineOptions::default()
+            .with_sequences(4)
+            .with_context_size(256),
     )
     .unwrap();
     let requests: Vec<BatchRequest<'_>> = CASES

@@ -59,11 +59,10 @@ fn run() -> Result<(), String> {
         .split_whitespace()
         .map(|t| t.parse().map_err(|_| format!("not a token id: {t}")))
         .collect::<Result<_, _>>()?;
-    let config = GuardConfig {
-        mode,
-        max_rollback: 64,
-        measure_mass: false,
-    };
+    let config = GuardConfig::default()
+        .with_mode(mode)
+        .with_max_rollback(64)
+        .with_measure_mass(false);
     let mut guard = ban.guard_with(&vocab, config);
     guard.prime(prime.as_bytes());
     let mut out = String::new();

@@ -112,11 +112,10 @@ pub(crate) fn guard_config(
             )))
         }
     };
-    Ok(GuardConfig {
-        mode,
-        max_rollback,
-        measure_mass,
-    })
+    Ok(GuardConfig::default()
+        .with_mode(mode)
+        .with_max_rollback(max_rollback)
+        .with_measure_mass(measure_mass))
 }
 
 /// A model's vocabulary reduced to what the ban engine needs: the bytes of every token,

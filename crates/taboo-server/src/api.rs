@@ -173,12 +173,10 @@ pub fn parse_request(
     Ok(Request {
         prompt,
         max_tokens: max_tokens.map(|(m, _)| m),
-        sampling: SamplingConfig {
-            temperature: temperature as f32,
-            top_p: top_p as f32,
-            seed,
-            ..SamplingConfig::default()
-        },
+        sampling: SamplingConfig::default()
+            .with_temperature(temperature as f32)
+            .with_top_p(top_p as f32)
+            .with_seed(seed),
         stop,
         stream,
         include_usage,

@@ -44,10 +44,7 @@ impl BanMode {
             },
             BanMode::Backtrack | BanMode::Hard => taboo::Mode::Hard,
         };
-        GuardConfig {
-            mode,
-            ..GuardConfig::default()
-        }
+        GuardConfig::default().with_mode(mode)
     }
 
     /// The name used in requests.
@@ -94,7 +91,7 @@ impl BanKey {
 /// use taboo::EntryOptions;
 /// use taboo_server::entry_line;
 /// assert_eq!(entry_line("cat", EntryOptions::default()), "\\cat");
-/// let regex = EntryOptions { regex: true, whole_word: false, ..EntryOptions::default() };
+/// let regex = EntryOptions::default().with_regex(true).with_whole_word(false);
 /// assert_eq!(entry_line("colou?r", regex), "[regex substring] colou?r");
 /// ```
 pub fn entry_line(text: &str, options: EntryOptions) -> String {
@@ -298,22 +295,14 @@ mod tests {
             ("cat", EntryOptions::default()),
             ("#hashtag", EntryOptions::default()),
             ("[bracket", EntryOptions::default()),
-            (
-                "colou?r",
-                EntryOptions {
-                    regex: true,
-                    ..EntryOptions::default()
-                },
-            ),
+            ("colou?r", EntryOptions::default().with_regex(true)),
             (
                 "NASA",
-                EntryOptions {
-                    case_sensitive: true,
-                    whole_word: false,
-                    disguise: true,
-                    forms: true,
-                    ..EntryOptions::default()
-                },
+                EntryOptions::default()
+                    .with_case_sensitive(true)
+                    .with_whole_word(false)
+                    .with_disguise(true)
+                    .with_forms(true),
             ),
         ];
         for (text, options) in cases {

@@ -325,14 +325,15 @@ impl Decoder {
                     .map(|t| Guard::new(Arc::clone(t), job.mode.guard_config())),
             )
             .map(|g| Box::new(g) as Box<dyn LogitsGuard>);
-            let options = GenerateOptions {
-                sampling: job.sampling.clone(),
-                max_tokens: w.max_tokens,
-                stop: job.stop.clone(),
-                raw: true,
-                backtrack: (job.mode == BanMode::Backtrack && job.table.is_some())
-                    .then(|| self.backtrack.clone()),
-            };
+            let options = GenerateOptions::default()
+                .with_sampling(job.sampling.clone())
+                .with_max_tokens(w.max_tokens)
+                .with_stop(job.stop.clone())
+                .with_raw(true)
+                .with_backtrack(
+                    (job.mode == BanMode::Backtrack && job.table.is_some())
+                        .then(|| self.backtrack.clone()),
+                );
             let seq =
                 Sequence::from_tokens(&*engine, w.tokens, engine.context_size(), guard, options);
             match self.batch.join(engine, seq) {

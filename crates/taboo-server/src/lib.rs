@@ -161,8 +161,9 @@ impl Server {
 pub enum RunError {
     /// The address could not be bound or served.
     Io(std::io::Error),
-    /// The server could not start.
-    Start(StartError),
+    /// The server could not start (boxed: the model loader's error is large, and this
+    /// one travels through every `?` of `run`).
+    Start(Box<StartError>),
 }
 
 impl std::fmt::Display for RunError {
@@ -199,7 +200,7 @@ where
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| RunError::Io(std::io::Error::new(e.kind(), format!("{addr}: {e}"))))?;
-        let server = Server::start(load, config).map_err(RunError::Start)?;
+        let server = Server::start(load, config).map_err(|e| RunError::Start(Box::new(e)))?;
         listening(listener.local_addr().map_err(RunError::Io)?, server.model());
         server.serve(listener, signal()).await.map_err(RunError::Io)
     })

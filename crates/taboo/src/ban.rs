@@ -297,12 +297,10 @@ impl BanBuilder {
     /// not yet expanded.
     pub fn written_list(&self) -> Result<BanList, BanError> {
         let mut list = BanList::new();
-        let word_options = EntryOptions {
-            regex: self.regex,
-            case_sensitive: self.case_sensitive,
-            whole_word: !self.substring,
-            ..EntryOptions::default()
-        };
+        let word_options = EntryOptions::default()
+            .with_regex(self.regex)
+            .with_case_sensitive(self.case_sensitive)
+            .with_whole_word(!self.substring);
         for source in &self.sources {
             match source {
                 Source::Word(w) => {

@@ -28,6 +28,7 @@ pub enum Mode {
 
 /// Settings of a [`Guard`].
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct GuardConfig {
     /// Hard or soft. The default is [`Mode::Hard`].
     pub mode: Mode,

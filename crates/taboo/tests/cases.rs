@@ -103,13 +103,8 @@ fn engines(list: &BanList) -> Vec<(&'static str, Automaton)> {
         ("literal", Automaton::compile(list).unwrap()),
         (
             "regex",
-            Automaton::compile_with(
-                list,
-                CompileOptions {
-                    literal_engine: false,
-                },
-            )
-            .unwrap(),
+            Automaton::compile_with(list, CompileOptions::default().with_literal_engine(false))
+                .unwrap(),
         ),
     ]
 }

@@ -177,13 +177,10 @@ fn hard_mode_edits_logits_and_reports_the_removed_mass() {
 
 #[test]
 fn soft_mode_penalises_completing_and_partial_tokens() {
-    let config = GuardConfig {
-        mode: Mode::Soft {
-            penalty: 5.0,
-            partial_penalty: 1.0,
-        },
-        ..GuardConfig::default()
-    };
+    let config = GuardConfig::default().with_mode(Mode::Soft {
+        penalty: 5.0,
+        partial_penalty: 1.0,
+    });
     let mut g = Guard::new(table("cat"), config);
     let mut logits = vec![0.0f32; vocab().len()];
     let applied = g.apply(&mut logits);
@@ -203,10 +200,7 @@ fn soft_mode_penalises_completing_and_partial_tokens() {
 
 #[test]
 fn rollback_restores_earlier_states_within_its_bound() {
-    let config = GuardConfig {
-        max_rollback: 2,
-        ..GuardConfig::default()
-    };
+    let config = GuardConfig::default().with_max_rollback(2);
     let mut g = Guard::new(table("cat"), config);
     let start = g.state().clone();
     g.advance(C).unwrap();

@@ -185,11 +185,7 @@ proptest! {
         let vocab = Arc::new(b.build());
         let mut list = BanList::new();
         for ban in &bans {
-            let options = EntryOptions {
-                whole_word: ban.whole_word,
-                case_sensitive: ban.case_sensitive,
-                ..EntryOptions::default()
-            };
+            let options = EntryOptions::default().with_whole_word(ban.whole_word).with_case_sensitive(ban.case_sensitive);
             list.add(&ban.word, options).unwrap();
         }
         let automaton = Arc::new(Automaton::compile(&list).unwrap());

@@ -133,13 +133,12 @@ fn entry_strategy() -> impl Strategy<Value = Entry> {
             };
             Entry {
                 text,
-                options: EntryOptions {
-                    regex,
-                    case_sensitive,
-                    whole_word,
-                    disguise: disguise && !regex,
-                    forms: forms && !regex,
-                },
+                options: EntryOptions::default()
+                    .with_regex(regex)
+                    .with_case_sensitive(case_sensitive)
+                    .with_whole_word(whole_word)
+                    .with_disguise(disguise && !regex)
+                    .with_forms(forms && !regex),
             }
         })
 }
@@ -156,7 +155,11 @@ fn build(tokens: &[Vec<u8>], entries: &[Entry], literal_engine: bool) -> Arc<Mas
         list.add(e.text, e.options).unwrap();
     }
     let (list, _) = list.expand_forms(morphology()).unwrap();
-    let a = Automaton::compile_with(&list, CompileOptions { literal_engine }).unwrap();
+    let a = Automaton::compile_with(
+        &list,
+        CompileOptions::default().with_literal_engine(literal_engine),
+    )
+    .unwrap();
     Arc::new(MaskTable::new(Arc::new(a), Arc::new(b.build())))
 }
 
@@ -425,10 +428,7 @@ fn open_is_decided_thread_by_thread() {
         },
         Entry {
             text: "c a",
-            options: EntryOptions {
-                whole_word: false,
-                ..EntryOptions::default()
-            },
+            options: EntryOptions::default().with_whole_word(false),
         },
     ];
     for literal_engine in [true, false] {

@@ -88,7 +88,7 @@ proptest! {
         let vocab = vocab();
         let n = vocab.len();
         let ban = ban();
-        let config = GuardConfig { max_rollback, ..GuardConfig::default() };
+        let config = GuardConfig::default().with_max_rollback(max_rollback);
         let mut synced = ban.guard_with(&vocab, config);
         synced.prime(prime.as_bytes());
         for history in &histories {
@@ -158,10 +158,7 @@ fn bitmask_too_short_is_an_error_not_a_panic() {
 #[test]
 fn sync_to_restarts_from_the_prompt_when_the_rollback_history_is_too_short() {
     let vocab = vocab();
-    let config = GuardConfig {
-        max_rollback: 1,
-        ..GuardConfig::default()
-    };
+    let config = GuardConfig::default().with_max_rollback(1);
     let mut guard = ban().guard_with(&vocab, config);
     guard.prime(b"Say");
     // " c" "at" "." — a leak, reported.

@@ -125,11 +125,9 @@ pub fn run(args: Args) -> CliResult {
     for &language in &languages {
         for &n in &sizes {
             let words = dictionary_words(language, n)?;
-            let options = EntryOptions {
-                forms: args.forms,
-                disguise: args.forms && std::env::var_os("NODIS").is_none(),
-                ..EntryOptions::default()
-            };
+            let options = EntryOptions::default()
+                .with_forms(args.forms)
+                .with_disguise(args.forms && std::env::var_os("NODIS").is_none());
             jobs.push((
                 language.name().to_string(),
                 n,
@@ -245,11 +243,9 @@ fn measure_list(
     let mut per_token_mass = Vec::new();
     let mut logits = vec![0.0f32; vocab.len()];
     for (measure_mass, out) in [(false, &mut per_token), (true, &mut per_token_mass)] {
-        let config = GuardConfig {
-            measure_mass,
-            max_rollback: 64,
-            ..GuardConfig::default()
-        };
+        let config = GuardConfig::default()
+            .with_measure_mass(measure_mass)
+            .with_max_rollback(64);
         let mut guard = Guard::new(Arc::clone(&table), config);
         for (i, &tok) in tokens.iter().enumerate() {
             for (j, l) in logits.iter_mut().enumerate() {

@@ -98,18 +98,13 @@ pub fn run(args: Args) -> CliResult {
             tokens: 0,
         });
     }
-    let options = GenerateOptions {
-        max_tokens: args.max_tokens,
-        raw: args.raw,
-        ..GenerateOptions::default()
-    };
+    let options = GenerateOptions::default()
+        .with_max_tokens(args.max_tokens)
+        .with_raw(args.raw);
     let never = AtomicBool::new(false);
     // Measuring removed mass is a softmax over the whole vocabulary per step: a diagnostic
     // for `generate --json`, not part of what a ban costs.
-    let config = GuardConfig {
-        measure_mass: false,
-        ..GuardConfig::default()
-    };
+    let config = GuardConfig::default().with_measure_mass(false);
     for _ in 0..args.rounds {
         for col in &mut columns {
             let mut guard = col.table.as_ref().map(|t| Guard::new(t.clone(), config));

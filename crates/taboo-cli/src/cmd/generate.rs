@@ -111,21 +111,20 @@ impl Args {
 
     /// Sampling, stopping and backtracking settings.
     pub fn options(&self) -> GenerateOptions {
-        GenerateOptions {
-            sampling: SamplingConfig {
-                temperature: self.temperature,
-                top_k: self.top_k,
-                top_p: self.top_p,
-                min_p: self.min_p,
-                repeat_penalty: self.repeat_penalty,
-                seed: self.seed,
-                ..SamplingConfig::default()
-            },
-            max_tokens: self.max_tokens,
-            stop: self.stop.iter().map(|s| unescape(s)).collect(),
-            raw: self.raw,
-            backtrack: self.ban.backtrack(),
-        }
+        GenerateOptions::default()
+            .with_sampling(
+                SamplingConfig::default()
+                    .with_temperature(self.temperature)
+                    .with_top_k(self.top_k)
+                    .with_top_p(self.top_p)
+                    .with_min_p(self.min_p)
+                    .with_repeat_penalty(self.repeat_penalty)
+                    .with_seed(self.seed),
+            )
+            .with_max_tokens(self.max_tokens)
+            .with_stop(self.stop.iter().map(|s| unescape(s)).collect())
+            .with_raw(self.raw)
+            .with_backtrack(self.ban.backtrack())
     }
 
     /// The model flags.

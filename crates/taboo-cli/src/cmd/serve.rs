@@ -93,12 +93,11 @@ pub fn run(args: Args) -> CliResult {
         ban_cache: args.ban_cache,
         max_body_bytes: args.max_body_bytes,
     };
-    let options = EngineOptions {
-        threads: args.model.threads,
-        context_size: args.model.ctx_size,
-        verbose: args.model.verbose,
-        sequences: args.parallel,
-    };
+    let options = EngineOptions::default()
+        .with_threads(args.model.threads)
+        .with_context_size(args.model.ctx_size)
+        .with_verbose(args.model.verbose)
+        .with_sequences(args.parallel);
     let load = move || LlamaEngine::load(&path, &options);
     let addr = format!("{}:{}", args.host, args.port);
     let bans = config.server_bans.len();

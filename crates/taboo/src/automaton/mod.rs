@@ -223,6 +223,7 @@ fn compile_regexes(
 
 /// How to compile; the defaults are what a user wants, the switches exist for testing.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct CompileOptions {
     /// Compile plain words into the literal trie (fast to build). When off, every entry goes
     /// through the regex DFA; masks are identical either way. On by default.

@@ -9,6 +9,7 @@ use crate::text::{is_word_char, normalize, Fold};
 ///
 /// The default bans a word or phrase as a whole word, ignoring case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct EntryOptions {
     /// The text is a regular expression (regex-syntax dialect; no anchors or `\b`: use
     /// `whole_word`). Off by default.
@@ -62,10 +63,7 @@ impl EntryOptions {
 
     /// Options for a regular expression (otherwise default).
     pub fn regex() -> EntryOptions {
-        EntryOptions {
-            regex: true,
-            ..EntryOptions::default()
-        }
+        EntryOptions::default().with_regex(true)
     }
 }
 

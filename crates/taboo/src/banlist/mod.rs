@@ -198,10 +198,7 @@ impl BanList {
                 }
             };
             report.forms_entries += 1;
-            let options = EntryOptions {
-                forms: false,
-                ..entry.options
-            };
+            let options = entry.options.with_forms(false);
             let forms = morphology
                 .phrase_forms_noting_unknown(&entry.text, &mut |word| {
                     if unknown_seen.insert(word.to_string()) {
