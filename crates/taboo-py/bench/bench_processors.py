@@ -1,7 +1,7 @@
 """Setup time and per-step cost of word bans as transformers logits processors.
 
 Compares, on the same vocabulary (SmolLM2's 49,152 tokens), the same logits and the same token
-stream (the tokens of testdata/replay.txt):
+stream (the tokens of crates/taboo-eval/data/replay.txt):
 
 (a) transformers' NoBadWordsLogitsProcessor given each word as written, with a leading space,
     Capitalised and both (the token-id ban; it leaks other spellings);
@@ -91,7 +91,7 @@ def main() -> None:
     tok = AutoTokenizer.from_pretrained(model_dir())
     vocab, t_vocab = timed(lambda: taboo.vocabulary_from_tokenizer(tok))
     print(f"vocabulary: {len(vocab)} tokens, read from the tokenizer in {t_vocab * 1000:.0f} ms (once per model)")
-    stream = tok((ROOT / "testdata" / "replay.txt").read_text(encoding="utf-8"), add_special_tokens=False).input_ids
+    stream = tok((ROOT / "crates" / "taboo-eval" / "data" / "replay.txt").read_text(encoding="utf-8"), add_special_tokens=False).input_ids
     width = len(vocab)
     rows = []
     for n in [int(x) for x in args.words.split(",")]:

@@ -39,7 +39,7 @@ def rust_steps(tmp_path: Path, gguf: Path, tokens, mode="hard"):
 
 @pytest.fixture(scope="module")
 def replay(tokenizer):
-    text = (ROOT / "testdata" / "replay.txt").read_text(encoding="utf-8")
+    text = (ROOT / "crates" / "taboo-eval" / "data" / "replay.txt").read_text(encoding="utf-8")
     text += " The cat and the кошку, coloured lighthouses; Monday or MONDAY. The end"
     ids = tokenizer(text, add_special_tokens=False).input_ids
     return ids[:150] + ids[-40:]
