@@ -4,8 +4,9 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
-
+use crate::report::{
+    Edit, ExplainEntry, ExplainReport, Lattice, TraceEvent, TraceReport, TraceStep,
+};
 use crate::show::show_token;
 
 /// Escapes text for HTML content and attributes.
@@ -42,37 +43,34 @@ fn page(title: &str, body: &str) -> String {
 }
 
 /// The steps that survived (not rewound), in order.
-fn kept_steps(steps: &[Value]) -> Vec<&Value> {
-    let mut kept: Vec<&Value> = Vec::new();
-    for s in steps {
-        if let Some(n) = s.get("rewind").and_then(Value::as_u64) {
-            let n = n as usize;
-            // Only steps with a chosen token occupy a position.
-            let mut left = n;
-            while left > 0 {
-                match kept.pop() {
-                    Some(_) => left -= 1,
-                    None => break,
-                }
+fn kept_steps(steps: &[TraceEvent]) -> Vec<&TraceStep> {
+    let mut kept: Vec<&TraceStep> = Vec::new();
+    for event in steps {
+        match event {
+            TraceEvent::Rewind { rewind } => {
+                // Only steps with a chosen token occupy a position.
+                let keep = kept.len().saturating_sub(*rewind);
+                kept.truncate(keep);
             }
-        } else if s["chosen"].is_object() {
-            kept.push(s);
+            TraceEvent::Step(s) if s.chosen.is_some() => kept.push(s),
+            TraceEvent::Step(_) => {}
         }
     }
     kept
 }
 
+/// The steps proper, rewinds left out.
+fn steps_only(steps: &[TraceEvent]) -> impl Iterator<Item = &TraceStep> {
+    steps.iter().filter_map(|e| match e {
+        TraceEvent::Step(s) => Some(s),
+        TraceEvent::Rewind { .. } => None,
+    })
+}
+
 /// Bar chart of the removed mass at every step (rewound steps included, in grey).
-fn removed_mass_chart(steps: &[Value]) -> String {
-    let points: Vec<(f64, bool)> = steps
-        .iter()
-        .filter(|s| s.get("rewind").is_none())
-        .map(|s| {
-            (
-                s["removed_mass"].as_f64().unwrap_or(0.0),
-                s["chosen"].is_object(),
-            )
-        })
+fn removed_mass_chart(steps: &[TraceEvent]) -> String {
+    let points: Vec<(f64, bool)> = steps_only(steps)
+        .map(|s| (f64::from(s.removed_mass), s.chosen.is_some()))
         .collect();
     let (w, h, pad) = (1000.0, 160.0, 30.0);
     let n = points.len().max(1) as f64;
@@ -110,12 +108,8 @@ fn removed_mass_chart(steps: &[Value]) -> String {
 }
 
 /// Grouped bars: each candidate's probability before (grey) and after (blue) the edit.
-fn step_chart(step: &Value) -> String {
-    let cands: Vec<&Value> = step["candidates"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .collect();
+fn step_chart(step: &TraceStep) -> String {
+    let cands = &step.candidates;
     let (w, h, pad) = (520.0, 190.0, 24.0);
     let slot = (w - 2.0 * pad) / cands.len().max(1) as f64;
     let mut svg = format!(
@@ -127,12 +121,11 @@ fn step_chart(step: &Value) -> String {
     );
     let top = h - 50.0 - pad;
     for (i, c) in cands.iter().enumerate() {
-        let before = c["p_before"].as_f64().unwrap_or(0.0);
-        let after = c["p_after"].as_f64().unwrap_or(0.0);
+        let (before, after) = (f64::from(c.p_before), f64::from(c.p_after));
         let x = pad + i as f64 * slot;
         let bw = (slot / 2.0 - 3.0).max(2.0);
-        let masked = c["edit"] == "masked";
-        let chosen = c["token"] == step["chosen"]["token"];
+        let masked = c.edit == Edit::Masked;
+        let chosen = step.is_chosen(c);
         let label_colour = if masked {
             "#d33"
         } else if chosen {
@@ -155,7 +148,7 @@ fn step_chart(step: &Value) -> String {
             after * top,
             x + slot / 2.0 - 2.0,
             h - 34.0,
-            esc(c["text"].as_str().unwrap_or("")),
+            esc(&c.text),
             x + slot / 2.0 - 2.0,
             h - 20.0,
             if masked {
@@ -172,36 +165,31 @@ fn step_chart(step: &Value) -> String {
 }
 
 /// The `taboo trace --html` page.
-pub fn trace_page(report: &Value) -> String {
-    let steps: Vec<Value> = report["steps"].as_array().cloned().unwrap_or_default();
+pub fn trace_page(report: &TraceReport) -> String {
+    let steps = &report.steps;
     let mut body = String::new();
-    let banned: Vec<String> = report["banned"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|b| b.as_str().map(esc))
-        .collect();
+    let banned: Vec<String> = report.banned.iter().map(|b| esc(b)).collect();
     let _ = write!(
         body,
         "<h1>taboo trace</h1><p class=\"meta\">mode <code>{}</code> · banned: {} · \
          finish: {}</p><h2>Prompt</h2><div class=\"text\">{}</div>",
-        esc(report["mode"].as_str().unwrap_or("")),
+        esc(&report.mode),
         if banned.is_empty() {
             "nothing".to_string()
         } else {
             banned.join(", ")
         },
-        esc(report["finish_reason"].as_str().unwrap_or("")),
-        esc(report["prompt"].as_str().unwrap_or(""))
+        esc(&report.finish_reason),
+        esc(&report.prompt)
     );
     body.push_str(
         "<h2>Output</h2><p class=\"meta\">Tokens where the ban removed probability are \
          highlighted; hover for details.</p><div class=\"text\">",
     );
-    for s in kept_steps(&steps) {
-        let c = &s["chosen"];
-        let removed = s["removed_mass"].as_f64().unwrap_or(0.0);
-        let text = c["text"].as_str().unwrap_or("");
+    for s in kept_steps(steps) {
+        let Some(c) = &s.chosen else { continue };
+        let removed = f64::from(s.removed_mass);
+        let text = c.text.as_str();
         if !text.starts_with('"') {
             continue; // a special token such as <|im_end|> is not text
         }
@@ -216,9 +204,9 @@ pub fn trace_page(report: &Value) -> String {
             body,
             "<span class=\"tok{}\" title=\"step {}: p {:.3} → {:.3}; removed {:.4}\">{}</span>",
             if removed > 0.0 { " acted" } else { "" },
-            s["position"],
-            c["p_before"].as_f64().unwrap_or(0.0),
-            c["p_after"].as_f64().unwrap_or(0.0),
+            s.position,
+            f64::from(c.p_before),
+            f64::from(c.p_after),
             removed,
             esc(&shown)
         );
@@ -228,16 +216,15 @@ pub fn trace_page(report: &Value) -> String {
         body,
         "<h2>Probability mass removed by the ban, per step</h2>{}\
          <p class=\"meta\">Red: kept steps; grey: steps later rewound by backtracking.</p>",
-        removed_mass_chart(&steps)
+        removed_mass_chart(steps)
     );
     body.push_str(
         "<h2>Steps where the ban acted</h2><p class=\"legend meta\">\
          <span style=\"background:#bbb\"></span>probability before the edit\
          <span style=\"background:#2f6fdf\"></span>after (softmax at temperature 1)</p>",
     );
-    let acted: Vec<&Value> = steps
-        .iter()
-        .filter(|s| s["removed_mass"].as_f64().unwrap_or(0.0) > 0.0)
+    let acted: Vec<&TraceStep> = steps_only(steps)
+        .filter(|s| s.removed_mass > 0.0)
         .take(24)
         .collect();
     if acted.is_empty() {
@@ -247,11 +234,12 @@ pub fn trace_page(report: &Value) -> String {
         let _ = write!(
             body,
             "<h3>step {} — removed {:.4}, chosen {}</h3>{}",
-            s["position"],
-            s["removed_mass"].as_f64().unwrap_or(0.0),
-            esc(s["chosen"]["text"]
-                .as_str()
-                .unwrap_or("none: the step was rewound")),
+            s.position,
+            f64::from(s.removed_mass),
+            esc(s
+                .chosen
+                .as_ref()
+                .map_or("none: the step was rewound", |c| c.text.as_str())),
             step_chart(s)
         );
     }
@@ -260,13 +248,8 @@ pub fn trace_page(report: &Value) -> String {
 
 /// The tokenization lattice of one variant: byte offsets on a line, one arc per token that
 /// belongs to some complete spelling.
-fn lattice_chart(variant: &Value) -> String {
-    let edges: Vec<&Value> = variant["lattice"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .collect();
-    let len = variant["bytes"].as_u64().unwrap_or(1).max(1) as f64;
+fn lattice_chart(variant: &str, lattice: &Lattice) -> String {
+    let len = lattice.bytes.max(1) as f64;
     let (w, h, pad) = (900.0, 280.0, 30.0);
     let unit = (w - 2.0 * pad) / len;
     let base = h - 50.0;
@@ -286,7 +269,7 @@ fn lattice_chart(variant: &Value) -> String {
         );
     }
     let mut at = 0usize;
-    for c in variant["variant"].as_str().unwrap_or("").chars() {
+    for c in variant.chars() {
         let n = c.len_utf8();
         let mid = pad + (at as f64 + n as f64 / 2.0) * unit;
         let glyph = if c == ' ' {
@@ -302,12 +285,11 @@ fn lattice_chart(variant: &Value) -> String {
         );
         at += n;
     }
-    for e in edges {
-        let from = e["from"].as_f64().unwrap_or(0.0);
-        let to = e["to"].as_f64().unwrap_or(0.0);
+    for e in &lattice.arcs {
+        let (from, to) = (e.from as f64, e.to as f64);
         let (x1, x2) = (pad + from * unit, pad + to * unit);
         let rise = ((to - from) * unit * 0.5).min(base - 20.0);
-        let canonical = e["canonical"].as_bool().unwrap_or(false);
+        let canonical = e.canonical;
         let _ = write!(
             svg,
             "<path d=\"M{x1:.1},{base} Q{:.1},{:.1} {x2:.1},{base}\" fill=\"none\" \
@@ -316,7 +298,7 @@ fn lattice_chart(variant: &Value) -> String {
             base - 2.0 * rise,
             if canonical { "#d33" } else { "#2f6fdf" },
             if canonical { 2.5 } else { 1.0 },
-            esc(e["token"].as_str().unwrap_or(""))
+            esc(&e.token)
         );
     }
     svg.push_str("</svg>");
@@ -324,62 +306,60 @@ fn lattice_chart(variant: &Value) -> String {
 }
 
 /// The `taboo explain --html` page.
-pub fn explain_page(report: &Value) -> String {
+pub fn explain_page(report: &ExplainReport) -> String {
     let mut body = String::new();
     let _ = write!(
         body,
         "<h1>taboo explain</h1><p class=\"meta\">vocabulary: {} ({} tokens) · {} spellings in \
          all; a token-id ban blocks {}</p>",
-        esc(report["vocabulary"].as_str().unwrap_or("")),
-        report["tokens"],
-        esc(report["spellings"].as_str().unwrap_or("")),
-        esc(report["naive_blocks"].as_str().unwrap_or(""))
+        esc(&report.vocabulary),
+        report.tokens,
+        esc(&report.spellings),
+        esc(&report.naive_blocks)
     );
-    for e in report["entries"].as_array().into_iter().flatten() {
-        let _ = write!(body, "<h2>{}</h2>", esc(e["entry"].as_str().unwrap_or("")));
-        if e["regex"] == true {
-            body.push_str("<p>A regex entry: spellings are not counted.</p>");
-            continue;
-        }
+    for e in &report.entries {
+        let e = match e {
+            ExplainEntry::Regex(r) => {
+                let _ = write!(body, "<h2>{}</h2>", esc(&r.entry));
+                body.push_str("<p>A regex entry: spellings are not counted.</p>");
+                continue;
+            }
+            ExplainEntry::Counted(e) => e,
+        };
+        let _ = write!(body, "<h2>{}</h2>", esc(&e.entry));
         body.push_str(
             "<table><tr><th>variant</th><th>spellings</th><th>token-id ban blocks</th>\
              <th>examples</th></tr>",
         );
-        for v in e["variants"].as_array().into_iter().flatten() {
-            let samples: Vec<String> = v["samples"]
-                .as_array()
-                .into_iter()
-                .flatten()
+        for v in &e.variants {
+            let samples: Vec<String> = v
+                .samples
+                .iter()
                 .map(|sp| {
-                    let toks: Vec<String> = sp
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|t| t.as_str().map(esc))
-                        .collect();
+                    let toks: Vec<String> = sp.iter().map(|t| esc(t)).collect();
                     format!("<code>{}</code>", toks.join(" · "))
                 })
                 .collect();
             let _ = write!(
                 body,
                 "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&show_token(v["variant"].as_str().unwrap_or("").as_bytes())),
-                esc(v["spellings"].as_str().unwrap_or("")),
-                esc(v["naive_blocks"].as_str().unwrap_or("")),
+                esc(&show_token(v.variant.as_bytes())),
+                esc(&v.spellings),
+                esc(&v.naive_blocks),
                 samples.join(" ")
             );
         }
         body.push_str("</table>");
-        for v in e["variants"].as_array().into_iter().flatten() {
-            if v.get("lattice").is_some() {
+        for v in &e.variants {
+            if let Some(lattice) = &v.lattice {
                 let _ = write!(
                     body,
                     "<h3>Tokenization lattice of <code>{}</code></h3>\
                      <p class=\"meta\">Byte offsets along the line; every arc is a token on \
                      some spelling; the red arcs are the tokenizer's own spelling, the only one \
                      a token-id ban knows.</p>{}",
-                    esc(&show_token(v["variant"].as_str().unwrap_or("").as_bytes())),
-                    lattice_chart(v)
+                    esc(&show_token(v.variant.as_bytes())),
+                    lattice_chart(&v.variant, lattice)
                 );
             }
         }
@@ -390,15 +370,35 @@ pub fn explain_page(report: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::report::{TraceCandidate, TraceStep};
+
+    fn step(t: u32) -> TraceEvent {
+        let c = TraceCandidate {
+            token: t,
+            text: format!("\"{t}\""),
+            logit: 0.0,
+            p_before: 1.0,
+            p_after: 1.0,
+            edit: Edit::Kept,
+        };
+        TraceEvent::Step(TraceStep {
+            position: 0,
+            chosen: Some(c.clone()),
+            candidates: vec![c],
+            forbidden: 0,
+            penalized: 0,
+            removed_mass: 0.0,
+            p_after_sum: 1.0,
+            violation: false,
+        })
+    }
 
     #[test]
     fn rewound_steps_are_not_in_the_output() {
-        let step = |t: u32| json!({"chosen": {"token": t}, "removed_mass": 0.0});
-        let steps = vec![step(1), step(2), json!({"rewind": 1}), step(3)];
-        let kept: Vec<u64> = kept_steps(&steps)
+        let steps = vec![step(1), step(2), TraceEvent::Rewind { rewind: 1 }, step(3)];
+        let kept: Vec<u32> = kept_steps(&steps)
             .iter()
-            .map(|s| s["chosen"]["token"].as_u64().unwrap())
+            .map(|s| s.chosen.as_ref().unwrap().token)
             .collect();
         assert_eq!(kept, vec![1, 3]);
     }
@@ -409,7 +409,15 @@ mod tests {
             esc("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
-        let page = trace_page(&json!({"prompt": "<script>", "steps": [], "banned": []}));
+        let page = trace_page(&TraceReport {
+            prompt: "<script>".into(),
+            text: String::new(),
+            tokens: vec![],
+            finish_reason: String::new(),
+            mode: String::new(),
+            banned: vec![],
+            steps: vec![],
+        });
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;"));
     }

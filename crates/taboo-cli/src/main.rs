@@ -9,6 +9,7 @@ mod html;
 mod model_args;
 mod numbers;
 mod output;
+mod report;
 mod show;
 mod tiktoken_args;
 

@@ -11,7 +11,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use serde_json::json;
 use taboo::{
     BanList, EntryOptions, SpellingCount, Spellings, TiktokenEncoding, TokenId, Vocabulary,
 };
@@ -19,6 +18,9 @@ use taboo::{
 use crate::hints::context;
 use crate::model_args::ModelArgs;
 use crate::output::Stdout;
+use crate::report::{
+    self, CountedEntry, ExplainEntry, ExplainReport, Lattice, LatticeArc, RegexEntry, VariantReport,
+};
 use crate::show::show_token;
 use crate::tiktoken_args::{encoder, parse_vocab};
 use crate::CliResult;
@@ -116,7 +118,7 @@ fn lattice(
     text: &[u8],
     canonical: &[TokenId],
     limit: usize,
-) -> Vec<serde_json::Value> {
+) -> Vec<LatticeArc> {
     let mut canon_spans = Vec::new();
     let mut at = 0;
     for &t in canonical {
@@ -148,13 +150,11 @@ fn lattice(
     arcs.sort();
     arcs.truncate(limit);
     arcs.into_iter()
-        .map(|(len, i, t)| {
-            json!({
-                "from": i,
-                "to": i + len,
-                "token": show_token(vocab.token_bytes(t).unwrap_or(&[])),
-                "canonical": canon_spans.contains(&(i, i + len, t)),
-            })
+        .map(|(len, i, t)| LatticeArc {
+            from: i,
+            to: i + len,
+            token: show_token(vocab.token_bytes(t).unwrap_or(&[])),
+            canonical: canon_spans.contains(&(i, i + len, t)),
         })
         .collect()
 }
@@ -222,7 +222,10 @@ pub fn run(args: Args) -> CliResult {
     let (mut total, mut covered) = (SpellingCount::ZERO, 0u128);
     for item in items(&list, args.forms)? {
         if item.regex {
-            entries.push(json!({"entry": item.text, "regex": true}));
+            entries.push(ExplainEntry::Regex(RegexEntry {
+                entry: item.text,
+                regex: true,
+            }));
             continue;
         }
         // The baseline bans the entry as its user wrote it, not each form.
@@ -250,99 +253,93 @@ pub fn run(args: Args) -> CliResult {
                 .collect();
             e_total = e_total.saturating_add(count);
             e_covered += blocked;
-            let mut row = json!({
-                "variant": v,
-                "spellings": count.to_string(),
-                "naive_blocks": blocked.to_string(),
-                "samples": samples,
-            });
             // The lattice of the word as written and with a leading space: enough to see
             // how a word comes apart, small enough to draw.
-            if args.html.is_some() && vi < 2 {
+            let lattice = (args.html.is_some() && vi < 2).then(|| {
                 let canonical = tokenize(&v);
-                row["bytes"] = json!(v.len());
-                row["lattice"] = json!(lattice(&spellings, &vocab, v.as_bytes(), &canonical, 400));
-            }
-            rows.push(row);
+                Lattice {
+                    bytes: v.len(),
+                    arcs: lattice(&spellings, &vocab, v.as_bytes(), &canonical, 400),
+                }
+            });
+            rows.push(VariantReport {
+                variant: v,
+                spellings: count.to_string(),
+                naive_blocks: blocked.to_string(),
+                samples,
+                lattice,
+            });
         }
         total = total.saturating_add(e_total);
         covered += e_covered;
-        entries.push(json!({
-            "entry": item.text,
-            "form_of": item.form_of,
-            "spellings": e_total.to_string(),
-            "naive_blocks": e_covered.to_string(),
-            "variants": rows,
+        entries.push(ExplainEntry::Counted(CountedEntry {
+            entry: item.text,
+            form_of: item.form_of,
+            spellings: e_total.to_string(),
+            naive_blocks: e_covered.to_string(),
+            variants: rows,
         }));
     }
 
-    let report = json!({
-        "vocabulary": source,
-        "tokens": vocab.len(),
-        "entries": entries,
-        "spellings": total.to_string(),
-        "naive_blocks": covered.to_string(),
-    });
+    let report = ExplainReport {
+        vocabulary: source,
+        tokens: vocab.len(),
+        entries,
+        spellings: total.to_string(),
+        naive_blocks: covered.to_string(),
+    };
     if let Some(path) = &args.html {
         std::fs::write(path, crate::html::explain_page(&report))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     let mut stdout = Stdout::lock();
     if args.json {
-        writeln!(stdout, "{report}")?;
+        writeln!(stdout, "{}", report::to_json(&report)?)?;
         stdout.finish()?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(stdout, "vocabulary: {source} ({} tokens)", vocab.len())?;
-    for e in &entries {
+    writeln!(
+        stdout,
+        "vocabulary: {} ({} tokens)",
+        report.vocabulary, report.tokens
+    )?;
+    for e in &report.entries {
         writeln!(stdout)?;
-        if e["regex"] == true {
-            writeln!(stdout, "{}  (regex: spellings are not counted)", e["entry"])?;
-            continue;
-        }
-        match e["form_of"].as_str() {
-            Some(of) => writeln!(
-                stdout,
-                "{}  (a form of {of})",
-                e["entry"].as_str().unwrap_or("")
-            )?,
-            None => writeln!(stdout, "{}", e["entry"].as_str().unwrap_or(""))?,
+        let e = match e {
+            ExplainEntry::Regex(r) => {
+                writeln!(stdout, "{:?}  (regex: spellings are not counted)", r.entry)?;
+                continue;
+            }
+            ExplainEntry::Counted(e) => e,
+        };
+        match &e.form_of {
+            Some(of) => writeln!(stdout, "{}  (a form of {of})", e.entry)?,
+            None => writeln!(stdout, "{}", e.entry)?,
         }
         writeln!(
             stdout,
             "  {:<24} {:>14} {:>12}  e.g.",
             "variant", "spellings", "naive bans"
         )?;
-        for r in e["variants"].as_array().into_iter().flatten() {
-            let sample: Vec<String> = r["samples"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|sp| {
-                    let toks: Vec<&str> = sp
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|t| t.as_str())
-                        .collect();
-                    format!("[{}]", toks.join(" "))
-                })
+        for r in &e.variants {
+            let sample: Vec<String> = r
+                .samples
+                .iter()
+                .map(|sp| format!("[{}]", sp.join(" ")))
                 .collect();
             writeln!(
                 stdout,
                 "  {:<24} {:>14} {:>12}  {}",
-                show_token(r["variant"].as_str().unwrap_or("").as_bytes()),
-                r["spellings"].as_str().unwrap_or(""),
-                r["naive_blocks"].as_str().unwrap_or(""),
+                show_token(r.variant.as_bytes()),
+                r.spellings,
+                r.naive_blocks,
                 sample.join(" ")
             )?;
         }
         writeln!(
             stdout,
             "  {:<24} {:>14} {:>12}",
-            "all variants",
-            e["spellings"].as_str().unwrap_or(""),
-            e["naive_blocks"].as_str().unwrap_or("")
+            "all variants", e.spellings, e.naive_blocks
         )?;
     }
     let share = if total.value() > 0 {
@@ -352,7 +349,7 @@ pub fn run(args: Args) -> CliResult {
     };
     writeln!(stdout,
         "\n{} entries: {total} spellings; a token-id ban blocks {covered} of them ({share:.2}%), taboo blocks all",
-        entries.len()
+        report.entries.len()
     )?;
     stdout.finish()?;
     Ok(ExitCode::SUCCESS)

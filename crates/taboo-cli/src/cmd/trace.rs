@@ -9,14 +9,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use serde_json::json;
-use taboo::trace::{Candidate, EditKind, Event, Traced};
+use taboo::trace::{Candidate, Event, Traced};
 use taboo::{Applied, LogitsGuard, RollbackError, TokenId, Violation, Vocabulary};
 use taboo_llm::generate;
 
 use super::generate::{handle_ctrl_c, INTERRUPTED};
 use crate::html;
 use crate::output::Stdout;
+use crate::report::{self, Edit, TraceCandidate, TraceEvent, TraceReport, TraceStep};
 use crate::show::show_token;
 use crate::CliResult;
 
@@ -64,19 +64,15 @@ impl LogitsGuard for Unguarded {
 }
 
 /// How one candidate reads in the trace.
-pub fn candidate_json(vocab: &Vocabulary, c: &Candidate) -> serde_json::Value {
-    json!({
-        "token": c.token,
-        "text": token_text(vocab, c.token),
-        "logit": c.logit,
-        "p_before": c.p_before,
-        "p_after": c.p_after,
-        "edit": match c.edit {
-            EditKind::Kept => "kept",
-            EditKind::Masked => "masked",
-            EditKind::Penalized => "penalized",
-        },
-    })
+pub fn candidate(vocab: &Vocabulary, c: &Candidate) -> TraceCandidate {
+    TraceCandidate {
+        token: c.token,
+        text: token_text(vocab, c.token),
+        logit: c.logit,
+        p_before: c.p_before,
+        p_after: c.p_after,
+        edit: c.edit.into(),
+    }
 }
 
 /// A token for display: its bytes quoted, or a special token's name.
@@ -113,31 +109,31 @@ pub fn run(args: Args) -> CliResult {
     )?;
     let (_, events) = traced.into_parts();
 
-    let steps: Vec<serde_json::Value> = events
+    let steps = events
         .iter()
         .map(|e| match e {
-            Event::Rewind(n) => json!({"rewind": n}),
-            Event::Step(s) => json!({
-                "position": s.position,
-                "chosen": s.chosen.as_ref().map(|c| candidate_json(&vocab, c)),
-                "candidates": s.candidates.iter().map(|c| candidate_json(&vocab, c)).collect::<Vec<_>>(),
-                "forbidden": s.applied.forbidden,
-                "penalized": s.applied.penalized,
-                "removed_mass": s.applied.removed_mass,
-                "p_after_sum": s.p_after_sum,
-                "violation": s.violation,
+            Event::Rewind(n) => TraceEvent::Rewind { rewind: *n },
+            Event::Step(s) => TraceEvent::Step(TraceStep {
+                position: s.position,
+                chosen: s.chosen.as_ref().map(|c| candidate(&vocab, c)),
+                candidates: s.candidates.iter().map(|c| candidate(&vocab, c)).collect(),
+                forbidden: s.applied.forbidden,
+                penalized: s.applied.penalized,
+                removed_mass: s.applied.removed_mass,
+                p_after_sum: s.p_after_sum,
+                violation: s.violation,
             }),
         })
         .collect();
-    let report = json!({
-        "prompt": prompt,
-        "text": out.text,
-        "tokens": out.tokens,
-        "finish_reason": out.finish_reason.as_str(),
-        "mode": format!("{:?}", g.ban().mode).to_lowercase(),
-        "banned": g.ban().ban.clone(),
-        "steps": steps,
-    });
+    let report = TraceReport {
+        prompt,
+        text: out.text,
+        tokens: out.tokens,
+        finish_reason: out.finish_reason.as_str().to_string(),
+        mode: format!("{:?}", g.ban().mode).to_lowercase(),
+        banned: g.ban().ban.clone(),
+        steps,
+    };
 
     if let Some(path) = &args.html {
         std::fs::write(path, html::trace_page(&report))
@@ -145,7 +141,7 @@ pub fn run(args: Args) -> CliResult {
     }
     let mut w = Stdout::lock();
     if g.json() {
-        writeln!(w, "{report}")?;
+        writeln!(w, "{}", report::to_json(&report)?)?;
     } else {
         let colour = w.is_terminal();
         print_terminal(&mut w, &report, colour)?;
@@ -154,7 +150,7 @@ pub fn run(args: Args) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_terminal(w: &mut dyn Write, report: &serde_json::Value, colour: bool) -> CliResult<()> {
+fn print_terminal(w: &mut dyn Write, report: &TraceReport, colour: bool) -> CliResult<()> {
     let paint = |code: &str, s: &str| {
         if colour {
             format!("\x1b[{code}m{s}\x1b[0m")
@@ -167,33 +163,39 @@ fn print_terminal(w: &mut dyn Write, report: &serde_json::Value, colour: bool) -
         "{:>4}  {:<18} {:>8}  candidates: p before → after  (✗ masked, ↓ penalised)",
         "step", "chosen", "removed"
     )?;
-    for step in report["steps"].as_array().into_iter().flatten() {
-        if let Some(n) = step.get("rewind") {
-            writeln!(w, "{}", paint("36", &format!("   ↺  rewound {n} token(s)")))?;
-            continue;
-        }
-        let chosen = step["chosen"]["text"].as_str().unwrap_or("(none)");
+    for event in &report.steps {
+        let step = match event {
+            TraceEvent::Rewind { rewind } => {
+                writeln!(
+                    w,
+                    "{}",
+                    paint("36", &format!("   ↺  rewound {rewind} token(s)"))
+                )?;
+                continue;
+            }
+            TraceEvent::Step(step) => step,
+        };
+        let chosen = step.chosen.as_ref().map_or("(none)", |c| c.text.as_str());
         let mut cells = Vec::new();
-        for c in step["candidates"].as_array().into_iter().flatten() {
-            let text = c["text"].as_str().unwrap_or("");
-            let before = c["p_before"].as_f64().unwrap_or(0.0);
-            let after = c["p_after"].as_f64().unwrap_or(0.0);
-            let cell = match c["edit"].as_str() {
-                Some("masked") => paint("31", &format!("{text} {before:.3}→0 ✗")),
-                Some("penalized") => paint("33", &format!("{text} {before:.3}→{after:.3} ↓")),
-                _ if c["token"] == step["chosen"]["token"] => {
+        for c in &step.candidates {
+            let text = &c.text;
+            let (before, after) = (f64::from(c.p_before), f64::from(c.p_after));
+            let cell = match c.edit {
+                Edit::Masked => paint("31", &format!("{text} {before:.3}→0 ✗")),
+                Edit::Penalized => paint("33", &format!("{text} {before:.3}→{after:.3} ↓")),
+                Edit::Kept if step.is_chosen(c) => {
                     paint("1;32", &format!("{text} {before:.3}→{after:.3}"))
                 }
-                _ => format!("{text} {before:.3}→{after:.3}"),
+                Edit::Kept => format!("{text} {before:.3}→{after:.3}"),
             };
             cells.push(cell);
         }
-        let removed = step["removed_mass"].as_f64().unwrap_or(0.0);
+        let removed = f64::from(step.removed_mass);
         let removed_cell = format!("{removed:>8.4}");
         writeln!(
             w,
             "{:>4}  {:<18} {}  {}",
-            step["position"].as_u64().unwrap_or(0),
+            step.position,
             chosen,
             if removed > 0.0 {
                 paint("31", &removed_cell)
@@ -203,6 +205,6 @@ fn print_terminal(w: &mut dyn Write, report: &serde_json::Value, colour: bool) -
             cells.join("  ")
         )?;
     }
-    writeln!(w, "\n{}", report["text"].as_str().unwrap_or(""))?;
+    writeln!(w, "\n{}", report.text)?;
     Ok(())
 }
