@@ -71,38 +71,53 @@ impl<'a> Edit<'a> {
     /// Sets the logit of every token of `set` to `-inf`: dense runs of the set 64 logits at
     /// a time, the rest token by token.
     pub(crate) fn forbid_set(&mut self, set: &TokenSet) {
-        let n = self.logits.len();
-        for (wi, &word) in set.words().iter().enumerate() {
-            if word == 0 {
+        // Most sets are sparse over a large vocabulary: chunks of words that are all zero are
+        // skipped with one vectorisable OR each.
+        const CHUNK: usize = 8;
+        for (ci, chunk) in set.words().chunks(CHUNK).enumerate() {
+            if chunk.iter().fold(0, |a, &w| a | w) == 0 {
                 continue;
             }
-            let base = wi * 64;
-            if base >= n {
-                break;
-            }
-            let max = if word.count_ones() > DENSE_WORD {
-                self.max()
-            } else {
-                None
-            };
-            let Some(max) = max else {
-                let mut w = word;
-                while w != 0 {
-                    let t = base as u32 + w.trailing_zeros();
-                    self.forbid(t);
-                    w &= w - 1;
+            for (k, &word) in chunk.iter().enumerate() {
+                if word != 0 && !self.forbid_word(ci * CHUNK + k, word) {
+                    return;
                 }
-                continue;
-            };
-            let block = &mut self.logits[base..(base + 64).min(n)];
-            let word = if block.len() < 64 {
-                word & ((1u64 << block.len()) - 1)
-            } else {
-                word
-            };
-            self.applied.forbidden += word.count_ones() as usize;
-            self.removed += forbid_block(block, word, max);
+            }
         }
+    }
+
+    /// Forbids the tokens of one word of a set (tokens `64 * wi ..`); false once past the
+    /// end of the logits.
+    #[inline]
+    fn forbid_word(&mut self, wi: usize, word: u64) -> bool {
+        let n = self.logits.len();
+        let base = wi * 64;
+        if base >= n {
+            return false;
+        }
+        let max = if word.count_ones() > DENSE_WORD {
+            self.max()
+        } else {
+            None
+        };
+        let Some(max) = max else {
+            let mut w = word;
+            while w != 0 {
+                let t = base as u32 + w.trailing_zeros();
+                self.forbid(t);
+                w &= w - 1;
+            }
+            return true;
+        };
+        let block = &mut self.logits[base..(base + 64).min(n)];
+        let word = if block.len() < 64 {
+            word & ((1u64 << block.len()) - 1)
+        } else {
+            word
+        };
+        self.applied.forbidden += word.count_ones() as usize;
+        self.removed += forbid_block(block, word, max);
+        true
     }
 
     /// Sets a token's logit to `-inf`.

@@ -69,13 +69,16 @@ impl Folded {
     }
 }
 
-/// Bit set in a BMP table entry when the entry is an index into the string pool.
+/// Bit set in a table entry when the entry is an index into the string pool.
 const POOL_BIT: u32 = 1 << 31;
+/// Bit set in a table entry that is one character when that character is a word character:
+/// the normaliser's fast path writes it without classifying it again.
+const WORD_BIT: u32 = 1 << 30;
 
 /// The written form of every character under one fold.
 struct Table {
-    /// Per BMP code point: the one character it is written as, or `POOL_BIT | index` into
-    /// `spans`.
+    /// Per BMP code point: the one character it is written as (`| WORD_BIT` when it is a word
+    /// character), or `POOL_BIT | index` into `spans`.
     bmp: Vec<u32>,
     /// Code points above the BMP whose written form is not themselves, sorted.
     astral: Vec<(u32, u32)>,
@@ -88,7 +91,7 @@ impl Table {
     fn entry(&'static self, e: u32) -> Folded {
         if e & POOL_BIT == 0 {
             // Entries are built from chars.
-            Folded::One(char::from_u32(e).unwrap_or('\u{FFFD}'))
+            Folded::One(char::from_u32(e & !WORD_BIT).unwrap_or('\u{FFFD}'))
         } else {
             let (s, t) = self.spans[(e & !POOL_BIT) as usize];
             Folded::Many(&self.pool[s as usize..t as usize])
@@ -150,6 +153,28 @@ pub fn folded(c: char, fold: Fold) -> Folded {
             Ok(i) => t.entry(t.astral[i].1),
             Err(_) => Folded::One(c),
         }
+    }
+}
+
+/// The word character `c` is written as under `fold`, when it is written as exactly one
+/// word character (most text): the normaliser's fast path. `None` for everything else,
+/// which [`folded`] then handles.
+#[inline]
+pub(crate) fn one_word_char(c: char, fold: Fold) -> Option<char> {
+    let cp = c as u32;
+    if cp < 0x80 && !fold.disguise {
+        let b = cp as u8;
+        return (b.is_ascii_alphanumeric() || b == b'_')
+            .then(|| if fold.case { b.to_ascii_lowercase() } else { b } as char);
+    }
+    if cp >= 0x1_0000 {
+        return None;
+    }
+    let e = table(fold).bmp[cp as usize];
+    if e & (POOL_BIT | WORD_BIT) == WORD_BIT {
+        char::from_u32(e & !WORD_BIT)
+    } else {
+        None
     }
 }
 
@@ -460,6 +485,11 @@ fn build(fold: Fold) -> Table {
             table.bmp[cp as usize] = entry;
         } else if entry != cp {
             table.astral.push((cp, entry));
+        }
+    }
+    for e in &mut table.bmp {
+        if *e & POOL_BIT == 0 && char::from_u32(*e).is_some_and(is_word_char) {
+            *e |= WORD_BIT;
         }
     }
     table

@@ -2,7 +2,7 @@
 //! saved state. See the module docs of [`crate::text`] for the stream's definition.
 
 use super::classes::is_word_char;
-use super::fold::{folded, Folded, MAX_WRITTEN_BYTES};
+use super::fold::{folded, one_word_char, Folded, MAX_WRITTEN_BYTES};
 
 /// The boundary mark written around non-word characters and at the edges of the text.
 pub const MARK: u8 = 0x01;
@@ -161,6 +161,12 @@ impl NormState {
     /// character of which is a word character, whitespace or another character.
     #[inline]
     fn write_char(&mut self, c: char, fold: Fold, out: &mut Emission) {
+        // Most characters are written as one word character: no classifying twice.
+        if let Some(w) = one_word_char(c, fold) {
+            self.after_space = false;
+            out.push_char(w);
+            return;
+        }
         match folded(c, fold) {
             Folded::One(c) => self.write_folded(c, out),
             // Nothing: invisible, and the text reads as if it were not there.
@@ -169,6 +175,29 @@ impl NormState {
                     self.write_folded(c, out);
                 }
             }
+        }
+    }
+
+    /// [`Self::write_folded`] for an ASCII byte other than [`MARK`] when disguises are not
+    /// folded (ASCII then folds to itself, or to its lower case).
+    #[inline]
+    fn write_ascii(&mut self, b: u8, case: bool, out: &mut Emission) {
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            self.after_space = false;
+            out.push(if case { b.to_ascii_lowercase() } else { b });
+        } else if matches!(b, b'\t'..=b'\r' | b' ') {
+            // char::is_whitespace on ASCII: U+0009–U+000D and the space.
+            if !self.after_space {
+                out.push(MARK);
+                out.push(b' ');
+                out.push(MARK);
+            }
+            self.after_space = true;
+        } else {
+            self.after_space = false;
+            out.push(MARK);
+            out.push(b);
+            out.push(MARK);
         }
     }
 
@@ -196,6 +225,12 @@ impl NormState {
     /// Feeds one raw byte; the normalised bytes it produces are appended to `out`.
     #[inline]
     pub fn push(&mut self, b: u8, fold: Fold, out: &mut Emission) {
+        // ASCII between characters, without disguise folding (the mask walks' commonest
+        // byte): written straight from the byte.
+        if b < 0x80 && self.need == 0 && !fold.disguise && b != 0x01 {
+            self.write_ascii(b, fold.case, out);
+            return;
+        }
         let (chars, n) = self.decode(b);
         for &c in &chars[..n] {
             self.write_char(c, fold, out);
