@@ -426,6 +426,80 @@ fn forms_explain_and_bench_exit_quietly_on_a_closed_pipe_and_fail_on_a_full_disk
 }
 
 #[test]
+fn bench_reports_cold_and_warm_states_with_percentiles() {
+    let o = taboo()
+        .args([
+            "bench",
+            "--vocab",
+            "r50k",
+            "--words",
+            "50",
+            "--languages",
+            "en,ru",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let lists = v["lists"].as_array().unwrap();
+    assert_eq!(lists.len(), 2);
+    for l in lists {
+        for key in [
+            "cold_state_us",
+            "new_state_us",
+            "guard_cold_us_per_token",
+            "guard_us_per_token",
+            "guard_mass_us_per_token",
+        ] {
+            let p = |q: &str| {
+                l[key][q]
+                    .as_f64()
+                    .unwrap_or_else(|| panic!("{key}.{q}: {l}"))
+            };
+            assert!(p("p50") > 0.0, "{key}: {l}");
+            assert!(p("p50") <= p("p99") && p("p99") <= p("max"), "{key}: {l}");
+        }
+        assert_eq!(l["new_state_us_median"], l["new_state_us"]["p50"], "{l}");
+        assert_eq!(
+            l["guard_us_per_token_median"], l["guard_us_per_token"]["p50"],
+            "{l}"
+        );
+        assert!(l["distinct_states"].as_u64().unwrap() > 1, "{l}");
+    }
+}
+
+#[test]
+fn bench_generate_runs_hard_and_default_modes_and_prints_lengths() {
+    let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let model = smollm2();
+    let o = taboo()
+        .args(["bench-generate", "--model"])
+        .arg(&model)
+        .args(["--words", "0,20", "--rounds", "1", "--max-tokens", "6"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .filter(|r: &Vec<&str>| r.first().is_some_and(|w| w.parse::<usize>().is_ok()))
+        .collect();
+    let modes: Vec<(&str, &str)> = rows.iter().map(|r| (r[0], r[1])).collect();
+    assert_eq!(
+        modes,
+        [("0", "none"), ("20", "hard"), ("20", "default")],
+        "{out}"
+    );
+    for r in &rows {
+        // The tokens column: every run generated something, at most --max-tokens.
+        let tokens: f64 = r[3].parse().unwrap();
+        assert!(tokens > 0.0 && tokens <= 6.0, "{out}");
+    }
+    assert!(out.lines().nth(1).unwrap().contains("tokens"), "{out}");
+}
+
+#[test]
 fn trace_and_bench_generate_exit_quietly_on_a_closed_pipe_and_fail_on_a_full_disk() {
     let _one_model = MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let model = smollm2();

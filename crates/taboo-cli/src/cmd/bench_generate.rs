@@ -1,6 +1,11 @@
 //! `taboo bench-generate`: what a ban list costs in generation speed, side by side in one
-//! run — unconstrained, then with growing lists of dictionary words — on the same model,
-//! prompt and settings. Rounds are interleaved so that machine noise hits every column alike.
+//! run — unconstrained, then with growing lists of dictionary words, in hard mode and in the
+//! CLI's default mode (backtracking, removed mass measured) — on the same model, prompt and
+//! settings. Rounds are interleaved so that machine noise hits every column alike.
+//!
+//! Decoding slows as the context grows, so speeds are only compared between columns that
+//! generated the same number of tokens: each column prints its median length, and a column
+//! whose length differs from the unconstrained one by more than 5% gets no ratio.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use taboo::{Ban, Guard, GuardConfig, LogitsGuard, MaskTable};
-use taboo_llm::{generate, vocabulary_from_engine, GenerateOptions};
+use taboo_llm::{generate, vocabulary_from_engine, Backtrack, GenerateOptions};
 
 use crate::model_args::ModelArgs;
 use crate::numbers;
@@ -22,9 +27,12 @@ use taboo_eval::workload::{dictionary_words, Language};
 #[command(after_help = "Examples:\n  \
     taboo bench-generate\n  \
     taboo bench-generate --words 0,100,1000,10000 --rounds 5 --max-tokens 200\n  \
-    taboo bench-generate --model models/gemma-3-270m-q4_k_m.gguf --raw --prompt 'Once upon a time'\n\n\
+    taboo bench-generate --model models/gemma-3-270m-q4_k_m.gguf --raw --prompt 'Once upon a time'\n  \
+    taboo bench-generate --modes default --words 0,10000\n\n\
     Word lists are spread evenly over /usr/share/dict/words (apt-get install wamerican).\n\
-    Speeds are medians over the rounds; the decoding loop only (prefill excluded).")]
+    Speeds are medians over the rounds; the decoding loop only (prefill excluded). Modes:\n\
+    hard (masking, no mass measurement) and default (what `taboo generate` runs:\n\
+    backtracking, with the removed probability mass measured).")]
 pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
@@ -54,15 +62,29 @@ pub struct Args {
     /// template).
     #[arg(long)]
     raw: bool,
+    /// Ban modes to measure each list size in, comma-separated: hard, default.
+    #[arg(long, value_name = "M,M", value_delimiter = ',', default_values_t = ["hard".to_string(), "default".to_string()], value_parser = parse_mode)]
+    modes: Vec<String>,
+}
+
+fn parse_mode(s: &str) -> Result<String, String> {
+    match s {
+        "hard" | "default" => Ok(s.to_string()),
+        other => Err(format!("unknown mode {other:?}; use hard or default")),
+    }
 }
 
 struct Column {
     words: usize,
+    /// "none", "hard" or "default".
+    mode: &'static str,
     table: Option<Arc<MaskTable>>,
     compile_ms: f64,
     speeds: Vec<f64>,
     guard_us: Vec<f64>,
+    lengths: Vec<f64>,
     masked: usize,
+    backtracks: usize,
     tokens: usize,
 }
 
@@ -88,37 +110,57 @@ pub fn run(args: Args) -> CliResult {
             let table = Ban::new(words)?.table(&vocab);
             (Some(table), t0.elapsed().as_secs_f64() * 1e3)
         };
-        columns.push(Column {
-            words: n,
-            table,
-            compile_ms,
-            speeds: Vec::new(),
-            guard_us: Vec::new(),
-            masked: 0,
-            tokens: 0,
-        });
+        let modes: Vec<&'static str> = if n == 0 {
+            vec!["none"]
+        } else {
+            args.modes
+                .iter()
+                .map(|m| if m == "hard" { "hard" } else { "default" })
+                .collect()
+        };
+        for mode in modes {
+            columns.push(Column {
+                words: n,
+                mode,
+                table: table.clone(),
+                compile_ms,
+                speeds: Vec::new(),
+                guard_us: Vec::new(),
+                lengths: Vec::new(),
+                masked: 0,
+                backtracks: 0,
+                tokens: 0,
+            });
+        }
     }
-    let options = GenerateOptions::default()
+    let hard = GenerateOptions::default()
         .with_max_tokens(args.max_tokens)
         .with_raw(args.raw);
+    // The default mode is what `taboo generate` runs: backtracking, and the removed mass
+    // measured (a softmax pass over the vocabulary on every step the ban edits).
+    let default = hard.clone().with_backtrack(Some(Backtrack::default()));
     let never = AtomicBool::new(false);
-    // Measuring removed mass is a softmax over the whole vocabulary per step: a diagnostic
-    // for `generate --json`, not part of what a ban costs.
-    let config = GuardConfig::default().with_measure_mass(false);
     for _ in 0..args.rounds {
         for col in &mut columns {
+            let (options, config) = if col.mode == "default" {
+                (&default, GuardConfig::default().with_measure_mass(true))
+            } else {
+                (&hard, GuardConfig::default().with_measure_mass(false))
+            };
             let mut guard = col.table.as_ref().map(|t| Guard::new(t.clone(), config));
             let out = generate(
                 &mut engine,
                 guard.as_mut().map(|g| g as &mut dyn LogitsGuard),
                 &args.prompt,
-                &options,
+                options,
                 &mut |_| Ok(()),
                 &never,
             )?;
             col.speeds.push(out.stats.tokens_per_second);
             col.guard_us.push(out.stats.guard_us_per_token);
+            col.lengths.push(out.stats.generated_tokens as f64);
             col.masked += out.stats.masked_steps;
+            col.backtracks += out.stats.backtracks;
             col.tokens += out.stats.generated_tokens;
         }
     }
@@ -126,11 +168,11 @@ pub fn run(args: Args) -> CliResult {
     let base = columns
         .iter()
         .find(|c| c.words == 0)
-        .map(|c| median(&c.speeds));
+        .map(|c| (median(&c.speeds), median(&c.lengths)));
     let mut stdout = Stdout::lock();
     writeln!(
         stdout,
-        "model {} · {} threads · {} tokens × {} rounds (medians) · hard mode, mass not measured",
+        "model {} · {} threads · at most {} tokens × {} rounds (medians)",
         args.model.path().display(),
         args.model.threads,
         args.max_tokens,
@@ -138,21 +180,47 @@ pub fn run(args: Args) -> CliResult {
     )?;
     writeln!(
         stdout,
-        "{:>13} {:>11} {:>9} {:>9} {:>15} {:>13}",
-        "banned words", "compile ms", "tok/s", "vs none", "guard µs/token", "masked steps"
+        "{:>13} {:>8} {:>11} {:>7} {:>9} {:>9} {:>15} {:>13} {:>11}",
+        "banned words",
+        "mode",
+        "compile ms",
+        "tokens",
+        "tok/s",
+        "vs none",
+        "guard µs/token",
+        "masked steps",
+        "backtracks"
     )?;
     for col in &columns {
         let speed = median(&col.speeds);
-        let ratio = base.map_or(String::from("-"), |b| format!("{:.1}%", 100.0 * speed / b));
+        let length = median(&col.lengths);
+        let ratio = match base {
+            None => String::from("-"),
+            Some((_, l)) if (length - l).abs() > 0.05 * l => String::from("len ≠"),
+            Some((b, _)) => format!("{:.1}%", 100.0 * speed / b),
+        };
         writeln!(
             stdout,
-            "{:>13} {:>11.1} {:>9.1} {:>9} {:>15.1} {:>12.1}%",
+            "{:>13} {:>8} {:>11.1} {:>7.0} {:>9.1} {:>9} {:>15.1} {:>12.1}% {:>11}",
             col.words,
+            col.mode,
             col.compile_ms,
+            length,
             speed,
             ratio,
             median(&col.guard_us),
-            100.0 * col.masked as f64 / col.tokens.max(1) as f64
+            100.0 * col.masked as f64 / col.tokens.max(1) as f64,
+            col.backtracks
+        )?;
+    }
+    if columns
+        .iter()
+        .any(|c| base.is_some_and(|(_, l)| (median(&c.lengths) - l).abs() > 0.05 * l))
+    {
+        writeln!(
+            stdout,
+            "len ≠: this column's generations ended at another length than the unconstrained \
+             ones, so their speeds are not compared (decoding slows as the context grows)"
         )?;
     }
     stdout.finish()?;
