@@ -110,66 +110,50 @@ pub trait LogitsGuard: Send {
     }
 }
 
-/// A boxed guard is a guard, so that wrappers such as [`crate::trace::Traced`] take guards
-/// chosen at run time.
-impl<G: LogitsGuard + ?Sized> LogitsGuard for Box<G> {
-    fn prime(&mut self, text: &[u8]) {
-        (**self).prime(text)
-    }
-    fn prime_tokens(&mut self, tokens: &[TokenId]) {
-        (**self).prime_tokens(tokens)
-    }
-    fn apply(&mut self, logits: &mut [f32]) -> Applied {
-        (**self).apply(logits)
-    }
-    fn apply_final(&mut self, logits: &mut [f32]) -> Applied {
-        (**self).apply_final(logits)
-    }
-    fn advance(&mut self, token: TokenId) -> Result<(), Violation> {
-        (**self).advance(token)
-    }
-    fn rollback(&mut self, n: usize) -> Result<(), RollbackError> {
-        (**self).rollback(n)
-    }
-    fn position(&self) -> usize {
-        (**self).position()
-    }
-    fn open_since(&self) -> Option<usize> {
-        (**self).open_since()
-    }
-    fn ends_in_match(&self) -> bool {
-        (**self).ends_in_match()
-    }
+/// The forwarding impl of [`LogitsGuard`] for a pointer type to a guard: every method is the
+/// pointee's.
+macro_rules! forward_logits_guard {
+    ($(#[$doc:meta])* $ty:ty) => {
+        $(#[$doc])*
+        impl<G: LogitsGuard + ?Sized> LogitsGuard for $ty {
+            fn prime(&mut self, text: &[u8]) {
+                (**self).prime(text)
+            }
+            fn prime_tokens(&mut self, tokens: &[TokenId]) {
+                (**self).prime_tokens(tokens)
+            }
+            fn apply(&mut self, logits: &mut [f32]) -> Applied {
+                (**self).apply(logits)
+            }
+            fn apply_final(&mut self, logits: &mut [f32]) -> Applied {
+                (**self).apply_final(logits)
+            }
+            fn advance(&mut self, token: TokenId) -> Result<(), Violation> {
+                (**self).advance(token)
+            }
+            fn rollback(&mut self, n: usize) -> Result<(), RollbackError> {
+                (**self).rollback(n)
+            }
+            fn position(&self) -> usize {
+                (**self).position()
+            }
+            fn open_since(&self) -> Option<usize> {
+                (**self).open_since()
+            }
+            fn ends_in_match(&self) -> bool {
+                (**self).ends_in_match()
+            }
+        }
+    };
 }
 
-/// A borrowed guard is a guard, so that a runtime owning its guards (boxed) can also run
-/// one the caller keeps.
-impl<G: LogitsGuard + ?Sized> LogitsGuard for &mut G {
-    fn prime(&mut self, text: &[u8]) {
-        (**self).prime(text)
-    }
-    fn prime_tokens(&mut self, tokens: &[TokenId]) {
-        (**self).prime_tokens(tokens)
-    }
-    fn apply(&mut self, logits: &mut [f32]) -> Applied {
-        (**self).apply(logits)
-    }
-    fn apply_final(&mut self, logits: &mut [f32]) -> Applied {
-        (**self).apply_final(logits)
-    }
-    fn advance(&mut self, token: TokenId) -> Result<(), Violation> {
-        (**self).advance(token)
-    }
-    fn rollback(&mut self, n: usize) -> Result<(), RollbackError> {
-        (**self).rollback(n)
-    }
-    fn position(&self) -> usize {
-        (**self).position()
-    }
-    fn open_since(&self) -> Option<usize> {
-        (**self).open_since()
-    }
-    fn ends_in_match(&self) -> bool {
-        (**self).ends_in_match()
-    }
-}
+forward_logits_guard!(
+    /// A boxed guard is a guard, so that wrappers such as [`crate::trace::Traced`] take
+    /// guards chosen at run time.
+    Box<G>
+);
+forward_logits_guard!(
+    /// A borrowed guard is a guard, so that a runtime owning its guards (boxed) can also run
+    /// one the caller keeps.
+    &mut G
+);

@@ -43,6 +43,18 @@ impl Engine {
         }
     }
 
+    /// True if `s` steps to a live state on some byte of `bytes` (sorted ascending) other
+    /// than `except`.
+    #[inline]
+    fn lives_on_any(&self, s: u32, bytes: &[u8], except: Option<u8>) -> bool {
+        match self {
+            Engine::Literal(e) => e.lives_on_any(s, bytes, except),
+            Engine::Regex(e) => bytes
+                .iter()
+                .any(|&b| Some(b) != except && e.next(s, b) != DEAD),
+        }
+    }
+
     #[inline]
     fn is_match(&self, s: u32) -> bool {
         match self {
@@ -147,7 +159,7 @@ impl Lane {
         threads.iter().any(|&s| {
             s != START
                 && s != self.after_mark
-                && first.is_none_or(|f| f.iter().any(|&b| self.engine.next(s, b) != DEAD))
+                && first.is_none_or(|f| self.engine.lives_on_any(s, f, None))
         })
     }
 
@@ -160,11 +172,9 @@ impl Lane {
         let Some(first) = norm.open_char_first_bytes(self.fold) else {
             return false;
         };
-        threads.iter().all(|&s| {
-            first
-                .iter()
-                .all(|&b| Some(b) == except || self.engine.next(s, b) == DEAD)
-        })
+        threads
+            .iter()
+            .all(|&s| !self.engine.lives_on_any(s, first, except))
     }
 
     /// True when the thread's word is complete: a boundary mark next is a match. Every

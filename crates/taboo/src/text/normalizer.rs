@@ -187,17 +187,9 @@ impl NormState {
             out.push(if case { b.to_ascii_lowercase() } else { b });
         } else if matches!(b, b'\t'..=b'\r' | b' ') {
             // char::is_whitespace on ASCII: U+0009–U+000D and the space.
-            if !self.after_space {
-                out.push(MARK);
-                out.push(b' ');
-                out.push(MARK);
-            }
-            self.after_space = true;
+            self.write_space(out);
         } else {
-            self.after_space = false;
-            out.push(MARK);
-            out.push(b);
-            out.push(MARK);
+            self.write_other(b as char, out);
         }
     }
 
@@ -207,19 +199,32 @@ impl NormState {
             self.after_space = false;
             out.push_char(c);
         } else if c.is_whitespace() {
-            if !self.after_space {
-                out.push(MARK);
-                out.push(b' ');
-                out.push(MARK);
-            }
-            self.after_space = true;
+            self.write_space(out);
         } else {
-            self.after_space = false;
-            let c = if c == '\u{1}' { '\u{FFFD}' } else { c };
+            self.write_other(c, out);
+        }
+    }
+
+    /// A whitespace character: a run is written once, as `MARK ' ' MARK`.
+    #[inline]
+    fn write_space(&mut self, out: &mut Emission) {
+        if !self.after_space {
             out.push(MARK);
-            out.push_char(c);
+            out.push(b' ');
             out.push(MARK);
         }
+        self.after_space = true;
+    }
+
+    /// Any other character, between two marks (a literal mark in the text reads as U+FFFD,
+    /// so that text never forges one).
+    #[inline]
+    fn write_other(&mut self, c: char, out: &mut Emission) {
+        self.after_space = false;
+        let c = if c == '\u{1}' { '\u{FFFD}' } else { c };
+        out.push(MARK);
+        out.push_char(c);
+        out.push(MARK);
     }
 
     /// Feeds one raw byte; the normalised bytes it produces are appended to `out`.
