@@ -62,22 +62,24 @@ pub struct Args {
     /// template).
     #[arg(long)]
     raw: bool,
-    /// Ban modes to measure each list size in, comma-separated: hard, default.
-    #[arg(long, value_name = "M,M", value_delimiter = ',', default_values_t = ["hard".to_string(), "default".to_string()], value_parser = parse_mode)]
-    modes: Vec<String>,
+    /// Ban modes to measure each list size in, comma-separated.
+    #[arg(long, value_name = "M,M", value_enum, value_delimiter = ',', default_values_t = [BenchMode::Hard, BenchMode::Default])]
+    modes: Vec<BenchMode>,
 }
 
-fn parse_mode(s: &str) -> Result<String, String> {
-    match s {
-        "hard" | "default" => Ok(s.to_string()),
-        other => Err(format!("unknown mode {other:?}; use hard or default")),
-    }
+/// How a banned column runs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum BenchMode {
+    /// Masking only, the removed mass not measured.
+    Hard,
+    /// What `taboo generate` runs: backtracking, with the removed mass measured.
+    Default,
 }
 
 struct Column {
     words: usize,
-    /// "none", "hard" or "default".
-    mode: &'static str,
+    /// `None` for the unconstrained column.
+    mode: Option<BenchMode>,
     table: Option<Arc<MaskTable>>,
     compile_ms: f64,
     speeds: Vec<f64>,
@@ -110,13 +112,10 @@ pub fn run(args: Args) -> CliResult {
             let table = Ban::new(words)?.table(&vocab);
             (Some(table), t0.elapsed().as_secs_f64() * 1e3)
         };
-        let modes: Vec<&'static str> = if n == 0 {
-            vec!["none"]
+        let modes: Vec<Option<BenchMode>> = if n == 0 {
+            vec![None]
         } else {
-            args.modes
-                .iter()
-                .map(|m| if m == "hard" { "hard" } else { "default" })
-                .collect()
+            args.modes.iter().copied().map(Some).collect()
         };
         for mode in modes {
             columns.push(Column {
@@ -142,10 +141,11 @@ pub fn run(args: Args) -> CliResult {
     let never = AtomicBool::new(false);
     for _ in 0..args.rounds {
         for col in &mut columns {
-            let (options, config) = if col.mode == "default" {
-                (&default, GuardConfig::default().with_measure_mass(true))
-            } else {
-                (&hard, GuardConfig::default().with_measure_mass(false))
+            let (options, config) = match col.mode {
+                Some(BenchMode::Default) => {
+                    (&default, GuardConfig::default().with_measure_mass(true))
+                }
+                _ => (&hard, GuardConfig::default().with_measure_mass(false)),
             };
             let mut guard = col.table.as_ref().map(|t| Guard::new(t.clone(), config));
             let out = generate(
@@ -191,19 +191,28 @@ pub fn run(args: Args) -> CliResult {
         "masked steps",
         "backtracks"
     )?;
+    let mut unequal = false;
     for col in &columns {
         let speed = median(&col.speeds);
         let length = median(&col.lengths);
         let ratio = match base {
             None => String::from("-"),
-            Some((_, l)) if (length - l).abs() > 0.05 * l => String::from("len ≠"),
+            Some((_, l)) if (length - l).abs() > 0.05 * l => {
+                unequal = true;
+                String::from("len ≠")
+            }
             Some((b, _)) => format!("{:.1}%", 100.0 * speed / b),
+        };
+        let mode = match col.mode {
+            None => "none",
+            Some(BenchMode::Hard) => "hard",
+            Some(BenchMode::Default) => "default",
         };
         writeln!(
             stdout,
             "{:>13} {:>8} {:>11.1} {:>7.0} {:>9.1} {:>9} {:>15.1} {:>12.1}% {:>11}",
             col.words,
-            col.mode,
+            mode,
             col.compile_ms,
             length,
             speed,
@@ -213,10 +222,7 @@ pub fn run(args: Args) -> CliResult {
             col.backtracks
         )?;
     }
-    if columns
-        .iter()
-        .any(|c| base.is_some_and(|(_, l)| (median(&c.lengths) - l).abs() > 0.05 * l))
-    {
+    if unequal {
         writeln!(
             stdout,
             "len ≠: this column's generations ended at another length than the unconstrained \

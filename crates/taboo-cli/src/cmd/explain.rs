@@ -307,7 +307,9 @@ pub fn run(args: Args) -> CliResult {
         writeln!(stdout)?;
         let e = match e {
             ExplainEntry::Regex(r) => {
-                writeln!(stdout, "{:?}  (regex: spellings are not counted)", r.entry)?;
+                // Quoted as a JSON string, as the entry reads in `--json`.
+                let quoted = serde_json::Value::from(r.entry.as_str());
+                writeln!(stdout, "{quoted}  (regex: spellings are not counted)")?;
                 continue;
             }
             ExplainEntry::Counted(e) => e,

@@ -162,11 +162,6 @@ pub fn folded(c: char, fold: Fold) -> Folded {
 #[inline]
 pub(crate) fn one_word_char(c: char, fold: Fold) -> Option<char> {
     let cp = c as u32;
-    if cp < 0x80 && !fold.disguise {
-        let b = cp as u8;
-        return (b.is_ascii_alphanumeric() || b == b'_')
-            .then(|| if fold.case { b.to_ascii_lowercase() } else { b } as char);
-    }
     if cp >= 0x1_0000 {
         return None;
     }

@@ -178,21 +178,6 @@ impl NormState {
         }
     }
 
-    /// [`Self::write_folded`] for an ASCII byte other than [`MARK`] when disguises are not
-    /// folded (ASCII then folds to itself, or to its lower case).
-    #[inline]
-    fn write_ascii(&mut self, b: u8, case: bool, out: &mut Emission) {
-        if b.is_ascii_alphanumeric() || b == b'_' {
-            self.after_space = false;
-            out.push(if case { b.to_ascii_lowercase() } else { b });
-        } else if matches!(b, b'\t'..=b'\r' | b' ') {
-            // char::is_whitespace on ASCII: U+0009–U+000D and the space.
-            self.write_space(out);
-        } else {
-            self.write_other(b as char, out);
-        }
-    }
-
     #[inline]
     fn write_folded(&mut self, c: char, out: &mut Emission) {
         if is_word_char(c) {
@@ -231,9 +216,15 @@ impl NormState {
     #[inline]
     pub fn push(&mut self, b: u8, fold: Fold, out: &mut Emission) {
         // ASCII between characters, without disguise folding (the mask walks' commonest
-        // byte): written straight from the byte.
-        if b < 0x80 && self.need == 0 && !fold.disguise && b != 0x01 {
-            self.write_ascii(b, fold.case, out);
+        // byte): no decoding and no fold table.
+        if b < 0x80 && self.need == 0 && !fold.disguise {
+            // ASCII folds to itself, or a letter to its lower case.
+            if is_word_char(b as char) {
+                self.after_space = false;
+                out.push(if fold.case { b.to_ascii_lowercase() } else { b });
+            } else {
+                self.write_folded(b as char, out);
+            }
             return;
         }
         let (chars, n) = self.decode(b);
