@@ -107,8 +107,14 @@ def reference_row(vocab, ban, history, width, last=False):
         lambda n: torch.zeros(1, n, dtype=torch.bfloat16),
         lambda n: torch.zeros(n, 3)[:, 1],  # strided column view
         lambda n: np.zeros((n, 2), np.float32).T[1],  # strided NumPy view
+        lambda n: torch.zeros(3, n, dtype=torch.float16)[2],  # a row at an offset in its storage
+        # A subclass of torch.Tensor: read through its attributes, not its DLPack record.
+        lambda n: torch.nn.Parameter(torch.zeros(1, n), requires_grad=False),
     ],
-    ids=["np-f32-2d", "np-f16", "np-f64", "torch-f32", "torch-f16", "torch-bf16", "torch-strided", "np-strided"],
+    ids=[
+        "np-f32-2d", "np-f16", "np-f64", "torch-f32", "torch-f16", "torch-bf16", "torch-strided",
+        "np-strided", "torch-offset", "torch-subclass",
+    ],
 )
 def test_apply_in_place_on_every_dtype_and_layout(vocab, make):
     ban = taboo.Ban(["cat"])
@@ -119,7 +125,7 @@ def test_apply_in_place_on_every_dtype_and_layout(vocab, make):
     g = ban.guard(vocab)
     g.advance(history[0])
     applied = g.apply(logits)
-    got = logits.float().numpy() if isinstance(logits, torch.Tensor) else logits
+    got = logits.detach().float().numpy() if isinstance(logits, torch.Tensor) else logits
     got = np.isneginf(np.asarray(got, dtype=np.float32).reshape(-1))
     assert (got == want).all()
     assert applied.forbidden == want.sum()

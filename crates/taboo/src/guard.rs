@@ -176,12 +176,17 @@ impl Guard {
     /// # Ok::<(), taboo::BanError>(())
     /// ```
     pub fn sync_to(&mut self, tokens: &[TokenId]) -> usize {
-        let common = self
-            .tokens
-            .iter()
-            .zip(tokens)
-            .take_while(|(a, b)| a == b)
-            .count();
+        let n = self.tokens.len().min(tokens.len());
+        // The usual call extends the history by a token: one slice comparison decides it.
+        let common = if self.tokens[..n] == tokens[..n] {
+            n
+        } else {
+            self.tokens
+                .iter()
+                .zip(tokens)
+                .take_while(|(a, b)| a == b)
+                .count()
+        };
         let back = self.tokens.len() - common;
         if back > 0 && self.rollback(back).is_err() {
             (self.state, self.seam) = self.primed.clone();

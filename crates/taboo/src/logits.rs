@@ -69,19 +69,12 @@ impl<'a> Edit<'a> {
     }
 
     /// Sets the logit of every token of `set` to `-inf`: dense runs of the set 64 logits at
-    /// a time, the rest token by token.
+    /// a time, the rest token by token. Only the words that hold ids are visited (see
+    /// [`TokenSet::nonzero_words`]): most sets are empty or sparse over a large vocabulary.
     pub(crate) fn forbid_set(&mut self, set: &TokenSet) {
-        // Most sets are sparse over a large vocabulary: chunks of words that are all zero are
-        // skipped with one vectorisable OR each.
-        const CHUNK: usize = 8;
-        for (ci, chunk) in set.words().chunks(CHUNK).enumerate() {
-            if chunk.iter().fold(0, |a, &w| a | w) == 0 {
-                continue;
-            }
-            for (k, &word) in chunk.iter().enumerate() {
-                if word != 0 && !self.forbid_word(ci * CHUNK + k, word) {
-                    return;
-                }
+        for (wi, word) in set.nonzero_words() {
+            if !self.forbid_word(wi, word) {
+                return;
             }
         }
     }
