@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::bitset::TokenSet;
+use crate::text::{Emission, Fold, NormState, MARK};
 use crate::vocab::{TokenId, Vocabulary};
 
 /// One trie node: 12 bytes, three `u32`s.
@@ -132,14 +133,16 @@ impl TokenTrie {
     }
 }
 
-/// What mask walks need of a vocabulary and nothing else: its trie, and the token sets of
-/// large subtrees (after a complete banned word every token that starts with a space or
-/// punctuation — half a vocabulary, one subtree — is forbidden by one set union instead of a
-/// hundred thousand inserts). Held once by the [`Vocabulary`] and shared by every mask table
-/// over it, whatever its ban list.
+/// What mask walks need of a vocabulary and nothing else: its trie, the token sets of large
+/// subtrees (after a complete banned word every token that starts with a space or punctuation
+/// — half a vocabulary, one subtree — is forbidden by one set union instead of a hundred
+/// thousand inserts), and where in the trie boundary marks are written ([`Self::marks_below`]).
+/// Held once by the [`Vocabulary`] and shared by every mask table over it, whatever its ban
+/// list.
 pub(crate) struct TrieIndex {
     pub(crate) trie: TokenTrie,
     subtree_sets: RwLock<HashMap<u32, Arc<TokenSet>>>,
+    marks_below: RwLock<HashMap<(Fold, NormState), Arc<TokenSet>>>,
     vocab_len: usize,
 }
 
@@ -148,6 +151,7 @@ impl TrieIndex {
         TrieIndex {
             trie: TokenTrie::new(vocab),
             subtree_sets: RwLock::new(HashMap::new()),
+            marks_below: RwLock::new(HashMap::new()),
             vocab_len: vocab.len(),
         }
     }
@@ -171,7 +175,52 @@ impl TrieIndex {
         set
     }
 
-    /// Heap bytes held: the trie and the subtree sets built so far.
+    /// The trie nodes under which a boundary mark is written, for text read from `norm` and
+    /// folded by `fold`: bit `i` is set when some node strictly below node `i` writes a mark
+    /// (its byte, read after its ancestors' bytes, completes a character the normaliser
+    /// writes as or with a mark). Built on first use, one pass over the trie with the
+    /// normaliser alone (about as long as one mask walk), then shared by every ban list.
+    ///
+    /// This is what lets the walk that starts a thread at every byte prune: a whole-word
+    /// match can only begin at a mark, so once a token's threads have died, a subtree that
+    /// writes no mark holds nothing for it.
+    pub(crate) fn marks_below(&self, fold: Fold, norm: NormState) -> Arc<TokenSet> {
+        let key = (fold, norm);
+        if let Some(s) = self.marks_below.read().expect("trie lock").get(&key) {
+            return Arc::clone(s);
+        }
+        let nodes = &self.trie.nodes;
+        let n = nodes.len();
+        // marks[i]: marks written by nodes 0..i (in depth-first order), so a subtree's count
+        // is a difference of two entries.
+        let mut marks = vec![0u32; n + 1];
+        let mut stack: Vec<(u32, NormState)> = vec![(n as u32, norm)];
+        for i in 1..n {
+            let node = nodes[i];
+            while stack.last().is_some_and(|f| f.0 as usize <= i) {
+                stack.pop();
+            }
+            let mut ns = stack.last().expect("the root frame spans the whole trie").1;
+            let mut e = Emission::new();
+            ns.push(node.byte(), fold, &mut e);
+            marks[i + 1] = marks[i] + e.as_bytes().contains(&MARK) as u32;
+            stack.push((node.subtree_end, ns));
+        }
+        let mut below = TokenSet::new(n);
+        for (i, node) in nodes.iter().enumerate() {
+            if marks[node.subtree_end as usize] > marks[i + 1] {
+                below.insert(i as u32);
+            }
+        }
+        let below = Arc::new(below);
+        self.marks_below
+            .write()
+            .expect("trie lock")
+            .insert(key, Arc::clone(&below));
+        below
+    }
+
+    /// Heap bytes held: the trie and the subtree sets and mark maps built so far.
     pub(crate) fn memory_usage(&self) -> usize {
         let sets: usize = self
             .subtree_sets
@@ -180,7 +229,14 @@ impl TrieIndex {
             .values()
             .map(|s| s.memory_usage())
             .sum();
-        self.trie.memory_usage() + sets
+        let marks: usize = self
+            .marks_below
+            .read()
+            .expect("trie lock")
+            .values()
+            .map(|s| s.memory_usage())
+            .sum();
+        self.trie.memory_usage() + sets + marks
     }
 }
 

@@ -86,15 +86,21 @@ pub(crate) struct Lane {
     /// The state of a thread that has read only a boundary mark: such a thread has not
     /// begun a word yet, so it does not count as an open partial match.
     pub(crate) after_mark: u32,
+    /// Every pattern begins with a boundary mark (whole-word entries), so a thread can only
+    /// start at a mark.
+    pub(crate) starts_at_marks_only: bool,
 }
 
 impl Lane {
     fn new(fold: Fold, engine: Engine) -> Lane {
         let after_mark = engine.next(START, MARK);
+        let starts_at_marks_only =
+            (0..=u8::MAX).all(|b| b == MARK || engine.next(START, b) == DEAD);
         Lane {
             fold,
             engine,
             after_mark,
+            starts_at_marks_only,
         }
     }
 
