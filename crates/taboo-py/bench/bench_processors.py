@@ -303,15 +303,25 @@ def bench_generate(repeats, new_tokens):
         spent.append(time.perf_counter_ns() - t)
         return out
 
+    def noop(ids, scores):
+        return scores
+
     run([])  # warm-up
-    none, ours = [], []
-    for _ in range(repeats):
-        none.append(run([]))
-        ours.append(run([timed_proc]))
-    # The processor's own time, measured inside the generations: unlike the tokens/s ratio of
-    # two runs, it does not move with the machine's load.
+    run([timed_proc])
+    spent.clear()
+    # Rounds of three runs — none, a processor that does nothing, taboo — in an order that
+    # alternates, so that a drift of the machine's speed favours none of them. The no-op run
+    # shows how far two identical runs differ on this machine.
+    times = {"none": [], "noop": [], "taboo": []}
+    for i in range(repeats):
+        order = [("none", []), ("noop", [noop]), ("taboo", [timed_proc])]
+        for name, procs in order if i % 2 == 0 else reversed(order):
+            times[name].append(run(procs))
+    # The processor's own time, measured inside the generations: unlike the tokens/s of whole
+    # runs, it does not move with the machine's load.
     per_token_us = statistics.median(spent) / 1000
-    return statistics.median(none), statistics.median(ours), new_tokens, per_token_us
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return med, times, new_tokens, per_token_us
 
 
 def main() -> None:
@@ -329,14 +339,37 @@ def main() -> None:
     ap.add_argument("--llguidance-up-to", type=int, default=10000, help="measure llguidance up to this list size (0: never)")
     ap.add_argument("--generate", type=int, default=0, metavar="REPEATS", help="also time real generations, REPEATS each")
     ap.add_argument("--new-tokens", type=int, default=64, help="tokens per timed generation")
+    ap.add_argument("--only-generate", action="store_true", help="skip the per-step table (with --generate)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the step benchmark")
     args = ap.parse_args()
+    if args.only_generate and not args.generate:
+        ap.error("--only-generate needs --generate REPEATS")
     torch.set_num_threads(args.threads)
     rows = []
-    for name in args.vocab.split(","):
+    for name in [] if args.only_generate else args.vocab.split(","):
         if name not in VOCABS:
             ap.error(f"unknown vocabulary {name!r}; choose from {', '.join(VOCABS)}")
         bench_vocab(name, args, rows)
+    if rows:
+        print_table(rows)
+    if args.generate:
+        torch.set_num_threads(os.cpu_count() or 1)
+        med, times, n, per_token_us = bench_generate(args.generate, args.new_tokens)
+        none = med["none"]
+        share = per_token_us / (1e6 / none) * 100
+        print()
+        print(f"SmolLM2 in transformers, greedy, {n} new tokens, median of {args.generate} rounds:")
+        print("| processor | tokens/s, median (range) | vs none | processor time per token (median) | share of a token's time |")
+        print("|---|---:|---:|---:|---:|")
+        for name, label in (("none", "none"), ("noop", "a no-op processor"), ("taboo", "taboo, 1,000 words")):
+            extra = f"{per_token_us:.1f} µs | {share:.3f}%" if name == "taboo" else "— | —"
+            print(
+                f"| {label} | {med[name]:.1f} ({min(times[name]):.1f}–{max(times[name]):.1f}) "
+                f"| {med[name] / none * 100:.1f}% | {extra} |"
+            )
+
+
+def print_table(rows) -> None:
     print()
     print(
         "| vocabulary | words | batch | setup: bad_words_ids | setup: taboo | setup: llguidance "
@@ -349,19 +382,6 @@ def main() -> None:
             f"| {r['vocab']} | {r['words']:,} | {r['batch']} | {ms(r['setup_hf'])} | {ms(r['setup_ours'])} "
             f"| {ms(r['setup_llg'])} | {fmt_us(r['hf'])} | {fmt_us(r['ours'])} | {llg} "
             f"| {ratio(r['hf'][0], r['ours'][0])} | {ratio(r['llg'][0], r['ours'][0])} |"
-        )
-    if args.generate:
-        torch.set_num_threads(os.cpu_count() or 1)
-        none, ours, n, per_token_us = bench_generate(args.generate, args.new_tokens)
-        share = per_token_us / (1e6 / none) * 100
-        print()
-        print(f"SmolLM2 in transformers, greedy, {n} new tokens, median of {args.generate} runs each:")
-        print("| processor | tokens/s | vs none | processor time per token (median) | share of a token's time |")
-        print("|---|---:|---:|---:|---:|")
-        print(f"| none | {none:.1f} | 100% | — | — |")
-        print(
-            f"| taboo, 1,000 words | {ours:.1f} | {ours / none * 100:.1f}% | {per_token_us:.1f} µs "
-            f"| {share:.3f}% |"
         )
 
 
