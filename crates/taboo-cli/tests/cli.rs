@@ -450,6 +450,8 @@ fn bench_reports_cold_and_warm_states_with_percentiles() {
             "guard_cold_us_per_token",
             "guard_us_per_token",
             "guard_mass_us_per_token",
+            "batch64_cold_us",
+            "batch64_us",
         ] {
             let p = |q: &str| {
                 l[key][q]

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::automaton::{Scratch, State};
+use crate::bitset::TokenSet;
 use crate::guard_api::{Applied, LogitsGuard, RollbackError, Violation};
 use crate::logits::Edit;
 use crate::mask::{MaskTable, Masks};
@@ -233,36 +234,38 @@ impl Guard {
             });
         }
         let masks = self.current_masks();
-        let forbidden = masks.forbidden.words();
-        let pending = masks.pending.words();
-        let half = |words: &[u64], i: usize| {
-            (words.get(i / 2).copied().unwrap_or(0) >> ((i % 2) * 32)) as u32
-        };
-        let mut allowed = 0usize;
-        for (i, word) in mask[..needed].iter_mut().enumerate() {
-            let lo = i * 32;
-            let valid = if lo + 32 <= n {
-                u32::MAX
-            } else {
-                (1u32 << (n - lo)) - 1
-            };
-            let mut banned = half(forbidden, i);
-            if last {
-                banned |= half(pending, i);
+        // Everything allowed, then the words the sets hold ids in cleared: most sets are
+        // empty or sparse, so this is a fill plus a few words (see TokenSet::nonzero_words).
+        let mask = &mut mask[..needed];
+        mask.fill(u32::MAX);
+        if n % 32 != 0 {
+            mask[needed - 1] = (1u32 << (n % 32)) - 1;
+        }
+        let mut banned = 0usize;
+        let mut clear = |set: &TokenSet| {
+            for (wi, w) in set.nonzero_words() {
+                for (k, half) in [(2 * wi, w as u32), (2 * wi + 1, (w >> 32) as u32)] {
+                    if let Some(m) = mask.get_mut(k) {
+                        banned += (*m & half).count_ones() as usize;
+                        *m &= !half;
+                    }
+                }
             }
-            *word = valid & !banned;
-            allowed += word.count_ones() as usize;
+        };
+        clear(&masks.forbidden);
+        if last {
+            clear(&masks.pending);
         }
         if last && self.is_pending() {
             for t in self.table.vocab().special_tokens() {
                 let (w, bit) = (t as usize / 32, 1u32 << (t % 32));
                 if mask[w] & bit != 0 {
                     mask[w] &= !bit;
-                    allowed -= 1;
+                    banned += 1;
                 }
             }
         }
-        Ok(n - allowed)
+        Ok(banned)
     }
 
     /// The current automaton state.

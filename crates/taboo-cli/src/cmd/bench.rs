@@ -14,6 +14,11 @@
 //! - `guard_us_per_token` (`_median`, `_mean`): the same replay on the warmed table;
 //!   `guard_mass_us_per_token` adds the removed-mass measurement (a softmax pass on every
 //!   step that edits a logit), as the CLI's default mode runs it;
+//! - `batch64_cold_us` / `batch64_us`: one decode step of 64 sequences (each at its own place in
+//!   the replayed text, so at its own automaton state): every sequence's allowed tokens as a
+//!   packed bitmask (`Guard::fill_bitmask`, the layout a batched server hands its sampler),
+//!   rows in parallel on all cores; 40 steps on a fresh table, first-time states included
+//!   (`_cold_`), then the same steps again on that table;
 //! - `memory_mb`: the mask table (trie, cached masks, automaton) after the replay.
 //!
 //! Every timing set is reported as p50, p99 (nearest rank), max and mean, in µs.
@@ -255,6 +260,11 @@ struct ListReport {
     /// The same with the removed probability mass measured (a softmax pass per edited step).
     guard_mass_us_per_token: Spread,
     guard_mass_us_per_token_median: f64,
+    /// One decode step's bitmasks for 64 sequences on a fresh table (first-time states
+    /// included), rows in parallel.
+    batch64_cold_us: Spread,
+    /// The same steps again once their states are cached.
+    batch64_us: Spread,
     memory_mb: f64,
 }
 
@@ -281,6 +291,48 @@ fn replay(
         out.push(t.elapsed().as_secs_f64() * 1e6);
     }
     out
+}
+
+/// Sequences in the batch figure, and the decode steps it times.
+const BATCH: usize = 64;
+const BATCH_STEPS: usize = 40;
+
+/// One decode step of [`BATCH`] sequences, each at its own offset in `tokens`: the time to fill
+/// every sequence's bitmask (rows in parallel), per step; run twice over the same steps, on a
+/// fresh table and then on the table the first pass filled. Returns (first pass, second).
+fn batch_steps(table: &Arc<MaskTable>, tokens: &[TokenId]) -> (Vec<f64>, Vec<f64>) {
+    use rayon::prelude::*;
+    let words = table.vocab().len().div_ceil(32);
+    let span = tokens.len().saturating_sub(BATCH_STEPS).max(1);
+    let starts: Vec<usize> = (0..BATCH).map(|k| (k * 37) % span).collect();
+    let mut masks = vec![0u32; BATCH * words];
+    let mut passes = Vec::new();
+    for _ in 0..2 {
+        let mut guards: Vec<Guard> = starts
+            .iter()
+            .map(|_| Guard::new(Arc::clone(table), GuardConfig::default()))
+            .collect();
+        let mut times = Vec::with_capacity(BATCH_STEPS);
+        for step in 0..BATCH_STEPS {
+            let t = Instant::now();
+            masks
+                .par_chunks_mut(words)
+                .zip(guards.par_iter())
+                .for_each(|(row, g)| {
+                    std::hint::black_box(g.fill_bitmask(row, false).expect("a row per guard"));
+                });
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+            for (g, &s) in guards.iter_mut().zip(&starts) {
+                if let Some(&tok) = tokens.get(s + step) {
+                    let _ = g.advance(tok); // the text may hold a banned word: not an error here
+                }
+            }
+        }
+        passes.push(times);
+    }
+    let second = passes.pop().unwrap_or_default();
+    let first = passes.pop().unwrap_or_default();
+    (first, second)
 }
 
 /// Measures one ban list against `vocab`, replaying `tokens`.
@@ -349,6 +401,7 @@ fn measure_list(
     }
     let mut per_token = replay(&table, tokens, false, vocab.len());
     let mut per_token_mass = replay(&table, tokens, true, vocab.len());
+    let (mut batch_cold, mut batch_warm) = batch_steps(&fresh(), tokens);
 
     let new_state_us = Spread::of(&mut new_state_us);
     let guard = Spread::of(&mut per_token);
@@ -373,6 +426,8 @@ fn measure_list(
         guard_us_per_token_mean: guard.mean,
         guard_mass_us_per_token: guard_mass,
         guard_mass_us_per_token_median: guard_mass.p50,
+        batch64_cold_us: Spread::of(&mut batch_cold),
+        batch64_us: Spread::of(&mut batch_warm),
         memory_mb: round(table.memory_usage() as f64 / (1 << 20) as f64),
     })
 }
