@@ -46,6 +46,7 @@ pub mod lists;
 mod logits;
 mod mask;
 mod naive;
+mod shared_map;
 mod spellings;
 pub mod text;
 pub mod trace;

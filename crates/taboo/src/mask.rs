@@ -32,6 +32,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::automaton::{Automaton, Lane, State};
 use crate::bitset::TokenSet;
+use crate::shared_map::SharedMap;
 use crate::text::{Emission, NormState, MARK};
 use crate::trie::TrieIndex;
 use crate::vocab::Vocabulary;
@@ -114,7 +115,7 @@ pub struct MaskTable {
     vocab: Arc<Vocabulary>,
     /// The vocabulary's trie and subtree sets, shared with every table over it.
     index: Arc<TrieIndex>,
-    consts: RwLock<HashMap<(usize, NormState, Part), Arc<Masks>>>,
+    consts: SharedMap<(usize, NormState, Part), Masks>,
     cache: RwLock<StateCache>,
     cached_bytes: AtomicUsize,
     budget: usize,
@@ -180,7 +181,7 @@ impl MaskTable {
             automaton,
             vocab,
             index,
-            consts: RwLock::new(HashMap::new()),
+            consts: SharedMap::new(),
             cache: RwLock::new(StateCache::default()),
             cached_bytes: AtomicUsize::new(0),
             budget: DEFAULT_CACHE_BUDGET,
@@ -346,23 +347,16 @@ impl MaskTable {
 
     /// One shared part of the masks of a lane in a normaliser state.
     fn part(&self, lane: usize, norm: NormState, part: Part) -> Arc<Masks> {
-        let key = (lane, norm, part);
-        if let Some(m) = self.consts.read().expect("mask lock").get(&key) {
-            return Arc::clone(m);
-        }
-        let l = &self.automaton.lanes[lane];
-        let mut m = Masks::new(self.vocab.len());
-        match part {
-            Part::Inside => self.walk(l, norm, &[], Walk::Inject, &mut m),
-            Part::WordStart => self.walk(l, norm, &[l.after_mark], Walk::Plain, &mut m),
-            Part::Boundary => self.walk_boundary(l, norm, &mut m),
-        }
-        let m = Arc::new(m);
-        self.consts
-            .write()
-            .expect("mask lock")
-            .insert(key, Arc::clone(&m));
-        m
+        self.consts.get_or_build((lane, norm, part), || {
+            let l = &self.automaton.lanes[lane];
+            let mut m = Masks::new(self.vocab.len());
+            match part {
+                Part::Inside => self.walk(l, norm, &[], Walk::Inject, &mut m),
+                Part::WordStart => self.walk(l, norm, &[l.after_mark], Walk::Plain, &mut m),
+                Part::Boundary => self.walk_boundary(l, norm, &mut m),
+            }
+            m
+        })
     }
 
     /// [`Part::Boundary`]: tokens that start by writing a mark are forbidden; tokens that
@@ -521,13 +515,7 @@ impl MaskTable {
 
     /// Heap bytes held: the trie, the cached masks and the automaton.
     pub fn memory_usage(&self) -> usize {
-        let consts: usize = self
-            .consts
-            .read()
-            .expect("mask lock")
-            .values()
-            .map(|m| m.memory_usage())
-            .sum();
+        let consts = self.consts.total(Masks::memory_usage);
         self.index.memory_usage()
             + consts
             + self.cached_bytes.load(Ordering::Relaxed)

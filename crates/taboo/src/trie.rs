@@ -16,10 +16,10 @@
 //! contiguous run of `order`, and skipping a subtree is a jump to `subtree_end`. A mask walk
 //! visits nodes in index order, keeping one automaton state per depth on a stack.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use crate::bitset::TokenSet;
+use crate::shared_map::SharedMap;
 use crate::text::{Emission, Fold, NormState, MARK};
 use crate::vocab::{TokenId, Vocabulary};
 
@@ -141,8 +141,8 @@ impl TokenTrie {
 /// list.
 pub(crate) struct TrieIndex {
     pub(crate) trie: TokenTrie,
-    subtree_sets: RwLock<HashMap<u32, Arc<TokenSet>>>,
-    marks_below: RwLock<HashMap<(Fold, NormState), Arc<TokenSet>>>,
+    subtree_sets: SharedMap<u32, TokenSet>,
+    marks_below: SharedMap<(Fold, NormState), TokenSet>,
     vocab_len: usize,
 }
 
@@ -150,29 +150,23 @@ impl TrieIndex {
     pub(crate) fn new(vocab: &Vocabulary) -> TrieIndex {
         TrieIndex {
             trie: TokenTrie::new(vocab),
-            subtree_sets: RwLock::new(HashMap::new()),
-            marks_below: RwLock::new(HashMap::new()),
+            subtree_sets: SharedMap::new(),
+            marks_below: SharedMap::new(),
             vocab_len: vocab.len(),
         }
     }
 
     /// The tokens under trie node `node` as a set, built on first use.
     pub(crate) fn subtree_set(&self, node: u32) -> Arc<TokenSet> {
-        if let Some(s) = self.subtree_sets.read().expect("trie lock").get(&node) {
-            return Arc::clone(s);
-        }
-        let n = &self.trie.nodes[node as usize];
-        let mut set = TokenSet::new(self.vocab_len);
-        for &t in &self.trie.order[n.tok_start as usize..self.trie.tok_end(node as usize) as usize]
-        {
-            set.insert(t);
-        }
-        let set = Arc::new(set);
-        self.subtree_sets
-            .write()
-            .expect("trie lock")
-            .insert(node, Arc::clone(&set));
-        set
+        self.subtree_sets.get_or_build(node, || {
+            let n = &self.trie.nodes[node as usize];
+            let mut set = TokenSet::new(self.vocab_len);
+            let end = self.trie.tok_end(node as usize) as usize;
+            for &t in &self.trie.order[n.tok_start as usize..end] {
+                set.insert(t);
+            }
+            set
+        })
     }
 
     /// The trie nodes under which a boundary mark is written, for text read from `norm` and
@@ -185,58 +179,39 @@ impl TrieIndex {
     /// match can only begin at a mark, so once a token's threads have died, a subtree that
     /// writes no mark holds nothing for it.
     pub(crate) fn marks_below(&self, fold: Fold, norm: NormState) -> Arc<TokenSet> {
-        let key = (fold, norm);
-        if let Some(s) = self.marks_below.read().expect("trie lock").get(&key) {
-            return Arc::clone(s);
-        }
-        let nodes = &self.trie.nodes;
-        let n = nodes.len();
-        // marks[i]: marks written by nodes 0..i (in depth-first order), so a subtree's count
-        // is a difference of two entries.
-        let mut marks = vec![0u32; n + 1];
-        let mut stack: Vec<(u32, NormState)> = vec![(n as u32, norm)];
-        for i in 1..n {
-            let node = nodes[i];
-            while stack.last().is_some_and(|f| f.0 as usize <= i) {
-                stack.pop();
+        self.marks_below.get_or_build((fold, norm), || {
+            let nodes = &self.trie.nodes;
+            let n = nodes.len();
+            // marks[i]: marks written by nodes 0..i (in depth-first order), so a subtree's
+            // count is a difference of two entries.
+            let mut marks = vec![0u32; n + 1];
+            let mut stack: Vec<(u32, NormState)> = vec![(n as u32, norm)];
+            for i in 1..n {
+                let node = nodes[i];
+                while stack.last().is_some_and(|f| f.0 as usize <= i) {
+                    stack.pop();
+                }
+                let mut ns = stack.last().expect("the root frame spans the whole trie").1;
+                let mut e = Emission::new();
+                ns.push(node.byte(), fold, &mut e);
+                marks[i + 1] = marks[i] + e.as_bytes().contains(&MARK) as u32;
+                stack.push((node.subtree_end, ns));
             }
-            let mut ns = stack.last().expect("the root frame spans the whole trie").1;
-            let mut e = Emission::new();
-            ns.push(node.byte(), fold, &mut e);
-            marks[i + 1] = marks[i] + e.as_bytes().contains(&MARK) as u32;
-            stack.push((node.subtree_end, ns));
-        }
-        let mut below = TokenSet::new(n);
-        for (i, node) in nodes.iter().enumerate() {
-            if marks[node.subtree_end as usize] > marks[i + 1] {
-                below.insert(i as u32);
+            let mut below = TokenSet::new(n);
+            for (i, node) in nodes.iter().enumerate() {
+                if marks[node.subtree_end as usize] > marks[i + 1] {
+                    below.insert(i as u32);
+                }
             }
-        }
-        let below = Arc::new(below);
-        self.marks_below
-            .write()
-            .expect("trie lock")
-            .insert(key, Arc::clone(&below));
-        below
+            below
+        })
     }
 
     /// Heap bytes held: the trie and the subtree sets and mark maps built so far.
     pub(crate) fn memory_usage(&self) -> usize {
-        let sets: usize = self
-            .subtree_sets
-            .read()
-            .expect("trie lock")
-            .values()
-            .map(|s| s.memory_usage())
-            .sum();
-        let marks: usize = self
-            .marks_below
-            .read()
-            .expect("trie lock")
-            .values()
-            .map(|s| s.memory_usage())
-            .sum();
-        self.trie.memory_usage() + sets + marks
+        self.trie.memory_usage()
+            + self.subtree_sets.total(TokenSet::memory_usage)
+            + self.marks_below.total(TokenSet::memory_usage)
     }
 }
 
