@@ -5,9 +5,9 @@
 //! them all — a dozen attribute reads cost three times as much, and a step of a batch-1
 //! generation is a few microseconds; other torch-like objects: `data_ptr()`, `shape`,
 //! `stride()`, `dtype`; NumPy: the `__array_interface__` dictionary), checked, and then the
-//! rows are edited from Rust with the GIL released. Nothing is copied for contiguous float32 rows; other element types (float16,
-//! bfloat16, float64) and strided rows go through a float32 scratch row, and only the entries
-//! the guard changed are written back.
+//! rows are edited from Rust with the GIL released. Nothing is copied for contiguous float32
+//! rows; other element types (float16, bfloat16, float64) and strided rows go through a
+//! float32 scratch row, and only the entries the guard changed are written back.
 //!
 //! Safety rests on the checks made here: the element type is known, the memory is writable
 //! and on the CPU, the shape is 1-D or 2-D, and no two (row, column) positions share memory
@@ -220,10 +220,7 @@ static TORCH: PyOnceLock<Torch> = PyOnceLock::new();
 
 /// The torch bindings if `obj` is exactly a `torch.Tensor` (subclasses take the attribute
 /// path).
-fn torch_tensor<'a>(obj: &Bound<'_, PyAny>) -> Option<&'a Torch>
-where
-    'static: 'a,
-{
+fn torch_tensor(obj: &Bound<'_, PyAny>) -> Option<&'static Torch> {
     let py = obj.py();
     if let Some(t) = TORCH.get(py) {
         return obj.get_type().is(t.tensor.bind(py)).then_some(t);
