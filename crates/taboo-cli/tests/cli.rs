@@ -583,6 +583,7 @@ fn prompt_from_stdin_and_json_shape() {
         "removed_mass",
         "tokens_per_second",
         "guard_us_per_token",
+        "guard_us_median",
         "backtracks",
         "rewound_tokens",
     ] {

@@ -106,8 +106,11 @@ pub struct Stats {
     pub tokens_per_second: f64,
     /// Prompt tokens per second of the prefill.
     pub prompt_tokens_per_second: f64,
-    /// Microseconds per step spent in `apply` and `advance` of the guard.
+    /// Microseconds per step spent in `apply` and `advance` of the guard (the mean, so
+    /// first-time states and the steps whose removed mass is measured are in it).
     pub guard_us_per_token: f64,
+    /// The median over steps of the same time: what a typical step costs.
+    pub guard_us_median: f64,
 }
 
 /// The result of one generation.

@@ -104,6 +104,8 @@ pub struct Sequence<'g> {
     removed: Vec<f32>,
     stats: Stats,
     guard_secs: f64,
+    /// Time in the guard at each step, in µs (for the median of [`Stats`]).
+    guard_steps: Vec<f32>,
     /// Tokens in the model's sequence once the driver has done what the last step asked.
     kv_len: usize,
     /// Text up to here cannot change any more; past it, a rewind or an ending may take it
@@ -175,6 +177,7 @@ impl<'g> Sequence<'g> {
             text_ends: Vec::new(),
             removed: Vec::new(),
             guard_secs: 0.0,
+            guard_steps: Vec::new(),
             settled: 0,
             finished: None,
             decode_start: None,
@@ -235,9 +238,11 @@ impl<'g> Sequence<'g> {
                 removed = applied.removed_mass;
             }
         }
-        self.guard_secs += t0.elapsed().as_secs_f64();
+        let applied_secs = t0.elapsed().as_secs_f64();
+        self.guard_secs += applied_secs;
         if let (Some(bt), Some(g)) = (self.backtracker.as_mut(), self.guard.as_deref_mut()) {
             if let Some(at) = bt.dead_end(g.open_since(), mass_left, step) {
+                self.guard_steps.push((applied_secs * 1e6) as f32);
                 let (drop, then) = bt.take_back(g, &self.prompt, &mut self.tokens, at)?;
                 self.truncate_text(at);
                 self.kv_len = self.kv_len - drop + 1;
@@ -258,7 +263,12 @@ impl<'g> Sequence<'g> {
                 self.stats.violations += 1;
             }
         }
-        self.guard_secs += t1.elapsed().as_secs_f64();
+        let advanced_secs = t1.elapsed().as_secs_f64();
+        self.guard_secs += advanced_secs;
+        if self.guard.is_some() {
+            self.guard_steps
+                .push(((applied_secs + advanced_secs) * 1e6) as f32);
+        }
         self.tokens.push(token);
         self.removed.push(removed);
         if let Some(bt) = self.backtracker.as_mut() {
@@ -330,6 +340,11 @@ impl<'g> Sequence<'g> {
         }
         if !self.tokens.is_empty() {
             stats.guard_us_per_token = self.guard_secs * 1e6 / self.tokens.len() as f64;
+        }
+        if !self.guard_steps.is_empty() {
+            let mid = self.guard_steps.len() / 2;
+            let (_, m, _) = self.guard_steps.select_nth_unstable_by(mid, f32::total_cmp);
+            stats.guard_us_median = f64::from(*m);
         }
         BatchOutput {
             generation: Generation {

@@ -4,6 +4,14 @@
 //! and, when asked, reports the probability mass it moved: with `p = softmax(logits)` before
 //! the edit, `removed = 1 − Z_after / Z_before`, computed in one pass with the usual max
 //! shift so that large logits do not overflow.
+//!
+//! Measuring the mass costs one `exp` per logit (`Z_before`), the only work here that grows
+//! with the vocabulary rather than with the edit. Those loops are written once, as plain
+//! lane-wise Rust the compiler vectorises, and compiled three times on x86-64: for the
+//! baseline the crate is built for (SSE2), for AVX2 with FMA and for AVX-512; the widest
+//! the processor has is chosen at run time ([`Wide`]). This is the crate's only `unsafe`:
+//! calling a function compiled for instructions the build does not assume, right after
+//! checking that the processor has them. A SIMD crate would do the same with more code.
 
 use crate::bitset::TokenSet;
 use crate::guard_api::Applied;
@@ -41,15 +49,9 @@ impl<'a> Edit<'a> {
         if !self.measure {
             return None;
         }
-        let (max, _) = *self.norm.get_or_insert_with(|| {
-            let max = max_logit(self.logits);
-            let z = if max.is_finite() {
-                sum_exp(self.logits, max)
-            } else {
-                0.0
-            };
-            (max, z)
-        });
+        let (max, _) = *self
+            .norm
+            .get_or_insert_with(|| Wide::detect().normaliser(self.logits));
         max.is_finite().then_some(max)
     }
 
@@ -109,7 +111,7 @@ impl<'a> Edit<'a> {
             word
         };
         self.applied.forbidden += word.count_ones() as usize;
-        self.removed += forbid_block(block, word, max);
+        self.removed += Wide::detect().forbid_block(block, word, max);
         true
     }
 
@@ -166,21 +168,22 @@ static LANES: [[u32; 8]; 256] = {
 /// costs about 30% fewer instructions than one scattered exp per forbidden token once a word
 /// has more than a few bits (measured with callgrind: 0.92 M against 1.32 M instructions for
 /// 16,000 forbidden tokens in 49,152).
-fn forbid_block(block: &mut [f32], word: u64, max: f32) -> f64 {
+#[inline(always)]
+fn forbid_block<const FMA: bool>(block: &mut [f32], word: u64, max: f32) -> f64 {
     let inf = f32::NEG_INFINITY.to_bits();
     let mut acc = [0.0f32; 8];
     let done = block.len() / 8 * 8;
     for (k, chunk) in block[..done].chunks_exact_mut(8).enumerate() {
         let lanes = &LANES[((word >> (8 * k)) & 0xFF) as usize];
         for j in 0..8 {
-            let e = exp_nonpositive(chunk[j] - max).to_bits() & lanes[j];
+            let e = exp_nonpositive_with::<FMA>(chunk[j] - max).to_bits() & lanes[j];
             acc[j] += f32::from_bits(e);
             chunk[j] = f32::from_bits((chunk[j].to_bits() & !lanes[j]) | (inf & lanes[j]));
         }
     }
     for (j, l) in block[done..].iter_mut().enumerate() {
         if (word >> (done + j)) & 1 == 1 {
-            acc[j] += exp_nonpositive(*l - max);
+            acc[j] += exp_nonpositive_with::<FMA>(*l - max);
             *l = f32::NEG_INFINITY;
         }
     }
@@ -190,35 +193,46 @@ fn forbid_block(block: &mut [f32], word: u64, max: f32) -> f64 {
 /// `exp(x)` for `x <= 0`, by range reduction to `2^k · e^r` with `|r| <= ln2 / 2` and a
 /// degree-6 polynomial: relative error below 2e-7, and branch-free so that a loop over a
 /// 200,000-logit vector vectorises (std's `exp` made the mass measurement 20× dearer).
+/// With `FMA` the polynomial is evaluated with fused multiply-adds (half the instructions;
+/// only where the processor has them, [`Wide`]), which rounds differently in the last bit.
 #[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
+fn exp_nonpositive_with<const FMA: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
+    // a·b + c, fused or not.
+    let madd = |a: f32, b: f32, c: f32| if FMA { a.mul_add(b, c) } else { a * b + c };
     let x = x.max(-87.0);
     // Round to nearest with the 1.5·2^23 trick: adding it leaves the integer in the low
     // mantissa bits. Plain float and integer ops only, so the loop vectorises (`round` and
     // saturating `as` casts did not).
     const SHIFTER: f32 = 12_582_912.0;
-    let shifted = x * LOG2E + SHIFTER;
+    let shifted = madd(x, LOG2E, SHIFTER);
     let k = shifted - SHIFTER;
     let ki = shifted.to_bits() as i32 - SHIFTER.to_bits() as i32;
-    let r = (x - k * LN2_HI) - k * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let r = madd(-k, LN2_LO, madd(-k, LN2_HI, x));
+    let mut p = 1.0 / 720.0;
+    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = madd(p, r, c);
+    }
     let scale = f32::from_bits(((ki + 127) as u32) << 23);
     p * scale
 }
 
-/// The largest logit, in eight independent lanes so that the loop vectorises (a single
+/// [`exp_nonpositive_with`] without fused multiply-adds, as every x86-64 can run it.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    exp_nonpositive_with::<false>(x)
+}
+
+/// The largest logit, in `L` independent lanes so that the loop vectorises (a single
 /// running maximum is a serial dependency the compiler may not reorder). NaN is ignored.
-fn max_logit(logits: &[f32]) -> f32 {
-    let mut acc = [f32::NEG_INFINITY; 8];
-    let mut lanes = logits.chunks_exact(8);
+#[inline(always)]
+fn max_logit<const L: usize>(logits: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; L];
+    let mut lanes = logits.chunks_exact(L);
     for c in &mut lanes {
-        for j in 0..8 {
+        for j in 0..L {
             acc[j] = if c[j] > acc[j] { c[j] } else { acc[j] };
         }
     }
@@ -231,24 +245,140 @@ fn max_logit(logits: &[f32]) -> f32 {
     max
 }
 
-/// `Σ exp(l − max)` over the logits (`-inf` logits contribute 0), in eight lanes per chunk
-/// of 1,024.
-fn sum_exp(logits: &[f32], max: f32) -> f64 {
+/// `Σ exp(l − max)` over the logits (`-inf` logits contribute 0), in `L` lanes per chunk
+/// of 1,024 (partial sums in f32, chunk totals in f64).
+#[inline(always)]
+fn sum_exp<const L: usize, const FMA: bool>(logits: &[f32], max: f32) -> f64 {
     let mut total = 0.0f64;
     for chunk in logits.chunks(1024) {
-        let mut acc = [0.0f32; 8];
-        let mut lanes = chunk.chunks_exact(8);
+        let mut acc = [0.0f32; L];
+        let mut lanes = chunk.chunks_exact(L);
         for c in &mut lanes {
-            for j in 0..8 {
-                acc[j] += exp_nonpositive(c[j] - max);
+            for j in 0..L {
+                acc[j] += exp_nonpositive_with::<FMA>(c[j] - max);
             }
         }
         for &l in lanes.remainder() {
-            acc[0] += exp_nonpositive(l - max);
+            acc[0] += exp_nonpositive_with::<FMA>(l - max);
         }
         total += acc.iter().map(|&a| a as f64).sum::<f64>();
     }
     total
+}
+
+/// `(max, Σ exp(l − max))`: the softmax normaliser of `logits`, in `L` lanes; `(-inf, 0)`
+/// when no logit is finite.
+#[inline(always)]
+fn normaliser_in<const L: usize, const FMA: bool>(logits: &[f32]) -> (f32, f64) {
+    let max = max_logit::<L>(logits);
+    if max.is_finite() {
+        (max, sum_exp::<L, FMA>(logits, max))
+    } else {
+        (max, 0.0)
+    }
+}
+
+/// The widest vector instructions the processor has, among those the mass loops are
+/// compiled for (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wide {
+    /// What the build targets: SSE2 on x86-64, whatever the target has elsewhere.
+    Baseline,
+    /// AVX2 with FMA: eight lanes.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// AVX-512F: sixteen lanes.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Wide {
+    /// Asks the processor (std caches the answer: one load after the first call).
+    #[inline]
+    fn detect() -> Wide {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Wide::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Wide::Avx2;
+            }
+        }
+        Wide::Baseline
+    }
+
+    /// Every level this processor can run, narrowest first (for tests).
+    #[cfg(test)]
+    #[allow(unused_mut)] // only x86-64 has more than one level
+    fn available() -> Vec<Wide> {
+        let mut all = vec![Wide::Baseline];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                all.push(Wide::Avx2);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                all.push(Wide::Avx512);
+            }
+        }
+        all
+    }
+
+    /// [`normaliser_in`] compiled for this level.
+    fn normaliser(self, logits: &[f32]) -> (f32, f64) {
+        match self {
+            Wide::Baseline => normaliser_in::<8, false>(logits),
+            // SAFETY: `Wide::detect` (or `available`) found AVX2 and FMA on this processor.
+            #[cfg(target_arch = "x86_64")]
+            Wide::Avx2 => unsafe { x86::normaliser_avx2(logits) },
+            // SAFETY: `Wide::detect` (or `available`) found AVX-512F on this processor.
+            #[cfg(target_arch = "x86_64")]
+            Wide::Avx512 => unsafe { x86::normaliser_avx512(logits) },
+        }
+    }
+
+    /// [`forbid_block`] compiled for this level.
+    fn forbid_block(self, block: &mut [f32], word: u64, max: f32) -> f64 {
+        match self {
+            Wide::Baseline => forbid_block::<false>(block, word, max),
+            // SAFETY: as in `normaliser`.
+            #[cfg(target_arch = "x86_64")]
+            Wide::Avx2 => unsafe { x86::forbid_block_avx2(block, word, max) },
+            // SAFETY: as in `normaliser`.
+            #[cfg(target_arch = "x86_64")]
+            Wide::Avx512 => unsafe { x86::forbid_block_avx512(block, word, max) },
+        }
+    }
+}
+
+/// The same loops compiled for wider instructions. Safe to define, unsafe to call: the
+/// caller checks the processor first.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn normaliser_avx2(logits: &[f32]) -> (f32, f64) {
+        super::normaliser_in::<8, true>(logits)
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) fn normaliser_avx512(logits: &[f32]) -> (f32, f64) {
+        super::normaliser_in::<16, true>(logits)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn forbid_block_avx2(block: &mut [f32], word: u64, max: f32) -> f64 {
+        super::forbid_block::<true>(block, word, max)
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) fn forbid_block_avx512(block: &mut [f32], word: u64, max: f32) -> f64 {
+        super::forbid_block::<true>(block, word, max)
+    }
 }
 
 /// Softmax of `logits` (for tests, traces and evaluation).
@@ -276,11 +406,13 @@ mod tests {
         let mut x = -87.0f32;
         while x <= 0.0 {
             let want = (x as f64).exp();
-            let got = exp_nonpositive(x) as f64;
-            assert!(
-                (got - want).abs() <= want * 3e-7,
-                "exp({x}) = {got}, want {want}"
-            );
+            for got in [exp_nonpositive(x), exp_nonpositive_with::<true>(x)] {
+                let got = got as f64;
+                assert!(
+                    (got - want).abs() <= want * 3e-7,
+                    "exp({x}) = {got}, want {want}"
+                );
+            }
             x += 0.0137;
         }
         assert_eq!(exp_nonpositive(f32::NEG_INFINITY), exp_nonpositive(-87.0));
@@ -315,6 +447,87 @@ mod tests {
         // Nothing edited: no mass, whether measured or not.
         let mut untouched = logits.clone();
         assert_eq!(Edit::new(&mut untouched, true).finish().removed_mass, 0.0);
+    }
+
+    /// Logits with the shapes that matter: a vocabulary not a multiple of 16, `-inf` (already
+    /// forbidden), a NaN, large and very negative values.
+    fn awkward_logits(n: usize) -> Vec<f32> {
+        let mut l: Vec<f32> = (0..n)
+            .map(|i| ((i * 37) % 101) as f32 * 0.3 - 12.0)
+            .collect();
+        l[3] = f32::NEG_INFINITY;
+        l[n / 2] = f32::NAN;
+        l[n - 1] = 95.0;
+        l[n - 2] = -500.0;
+        l
+    }
+
+    #[test]
+    fn every_vector_width_computes_the_same_normaliser() {
+        let levels = Wide::available();
+        for n in [1usize, 7, 64, 1000, 49_157] {
+            let mut logits = awkward_logits(n.max(4));
+            logits.truncate(n);
+            let (max, z) = Wide::Baseline.normaliser(&logits);
+            // Oracle: f64 exp over the finite logits.
+            let want_max = logits
+                .iter()
+                .copied()
+                .filter(|l| !l.is_nan())
+                .fold(f32::NEG_INFINITY, f32::max);
+            let want_z: f64 = logits
+                .iter()
+                .filter(|l| !l.is_nan())
+                .map(|&l| ((l - want_max) as f64).exp())
+                .sum();
+            assert_eq!(max, want_max, "n = {n}");
+            assert!(
+                (z - want_z).abs() <= want_z * 1e-6,
+                "n = {n}: {z} vs {want_z}"
+            );
+            for &level in &levels {
+                let (m, zl) = level.normaliser(&logits);
+                assert_eq!(m, max, "{level:?}, n = {n}");
+                assert!(
+                    (zl - z).abs() <= z * 1e-6,
+                    "{level:?}, n = {n}: {zl} vs {z}"
+                );
+            }
+        }
+        let none = [f32::NEG_INFINITY; 40];
+        for level in levels {
+            assert_eq!(level.normaliser(&none), (f32::NEG_INFINITY, 0.0));
+        }
+    }
+
+    #[test]
+    fn every_vector_width_forbids_the_same_block() {
+        let logits = awkward_logits(64);
+        let (max, _) = Wide::Baseline.normaliser(&logits);
+        for word in [0u64, 1, 0xF0F0_0000_FFFF_0001, u64::MAX, 1 << 63] {
+            for len in [64usize, 40] {
+                let mut want = logits[..len].to_vec();
+                let mass = forbid_block::<false>(&mut want, word & mask_of(len), max);
+                for level in Wide::available() {
+                    let mut got = logits[..len].to_vec();
+                    let m = level.forbid_block(&mut got, word & mask_of(len), max);
+                    assert_eq!(
+                        got.iter().map(|l| l.to_bits()).collect::<Vec<_>>(),
+                        want.iter().map(|l| l.to_bits()).collect::<Vec<_>>(),
+                        "{level:?} {word:x} {len}"
+                    );
+                    assert!((m - mass).abs() <= mass * 1e-6, "{level:?}: {m} vs {mass}");
+                }
+            }
+        }
+    }
+
+    fn mask_of(len: usize) -> u64 {
+        if len == 64 {
+            u64::MAX
+        } else {
+            (1u64 << len) - 1
+        }
     }
 
     #[test]

@@ -84,6 +84,7 @@ struct Column {
     compile_ms: f64,
     speeds: Vec<f64>,
     guard_us: Vec<f64>,
+    guard_us_median: Vec<f64>,
     lengths: Vec<f64>,
     masked: usize,
     backtracks: usize,
@@ -125,6 +126,7 @@ pub fn run(args: Args) -> CliResult {
                 compile_ms,
                 speeds: Vec::new(),
                 guard_us: Vec::new(),
+                guard_us_median: Vec::new(),
                 lengths: Vec::new(),
                 masked: 0,
                 backtracks: 0,
@@ -158,6 +160,7 @@ pub fn run(args: Args) -> CliResult {
             )?;
             col.speeds.push(out.stats.tokens_per_second);
             col.guard_us.push(out.stats.guard_us_per_token);
+            col.guard_us_median.push(out.stats.guard_us_median);
             col.lengths.push(out.stats.generated_tokens as f64);
             col.masked += out.stats.masked_steps;
             col.backtracks += out.stats.backtracks;
@@ -180,7 +183,7 @@ pub fn run(args: Args) -> CliResult {
     )?;
     writeln!(
         stdout,
-        "{:>13} {:>8} {:>11} {:>7} {:>9} {:>9} {:>15} {:>13} {:>11}",
+        "{:>13} {:>8} {:>11} {:>7} {:>9} {:>9} {:>15} {:>12} {:>13} {:>11}",
         "banned words",
         "mode",
         "compile ms",
@@ -188,6 +191,7 @@ pub fn run(args: Args) -> CliResult {
         "tok/s",
         "vs none",
         "guard µs/token",
+        "median µs",
         "masked steps",
         "backtracks"
     )?;
@@ -210,7 +214,7 @@ pub fn run(args: Args) -> CliResult {
         };
         writeln!(
             stdout,
-            "{:>13} {:>8} {:>11.1} {:>7.0} {:>9.1} {:>9} {:>15.1} {:>12.1}% {:>11}",
+            "{:>13} {:>8} {:>11.1} {:>7.0} {:>9.1} {:>9} {:>15.1} {:>12.1} {:>12.1}% {:>11}",
             col.words,
             mode,
             col.compile_ms,
@@ -218,6 +222,7 @@ pub fn run(args: Args) -> CliResult {
             speed,
             ratio,
             median(&col.guard_us),
+            median(&col.guard_us_median),
             100.0 * col.masked as f64 / col.tokens.max(1) as f64,
             col.backtracks
         )?;

@@ -200,6 +200,7 @@ pub fn run(args: Args) -> CliResult {
                 "tokens_per_second": s.tokens_per_second,
                 "prompt_tokens_per_second": s.prompt_tokens_per_second,
                 "guard_us_per_token": s.guard_us_per_token,
+                "guard_us_median": s.guard_us_median,
             },
         });
         writeln!(out_lock, "{value}")?;
