@@ -14,6 +14,14 @@
 //! next batch, so backtracking works per sequence inside a batch. Sequences join and leave
 //! between steps ([`Batch::join`], [`Batch::leave`]).
 //!
+//! A slot whose request has finished keeps its prompt: the prompt's KV cells and the logits
+//! its prefill produced. A new request with exactly the same prompt tokens joins that slot
+//! and starts sampling from the kept logits with no prefill at all (a server sees the same
+//! system prompt and question again and again). Only whole prompts are reused: the logits
+//! are then the very numbers a fresh prefill computes, so the text is the same token for
+//! token, whereas feeding the rest of a longer prompt after a shared prefix would compute
+//! its last row in a batch of another shape, whose logits differ (see [`Batch::step`]).
+//!
 //! ```text
 //!  step k:  seq 0 ─ " cat"  ┐
 //!           seq 1 ─ " the"  ├─ one llama_batch ─► decode ─► 3 logits rows ─► 3 guards ─► 3 samplers
@@ -137,6 +145,10 @@ pub struct BatchRun {
 /// ```
 pub struct Batch<'g> {
     slots: Vec<Option<Slot<'g>>>,
+    /// What each free slot's model sequence still holds from its last request.
+    kept: Vec<Option<KeptPrompt>>,
+    /// Counts releases, to give a new prompt the slot whose kept one is oldest.
+    releases: u64,
 }
 
 struct Slot<'g> {
@@ -145,6 +157,17 @@ struct Slot<'g> {
     pending: Vec<TokenId>,
     logits: Vec<f32>,
     prefilled: bool,
+    /// The logits right after the prompt, as the model computed them, while the model
+    /// sequence's first cells are still the ones that prefill wrote.
+    prompt_logits: Option<Vec<f32>>,
+}
+
+/// A finished request's prompt left in its slot: the model sequence holds exactly these
+/// tokens, written by one prefill, and `logits` is what that prefill computed after them.
+struct KeptPrompt {
+    tokens: Vec<TokenId>,
+    logits: Vec<f32>,
+    released: u64,
 }
 
 impl<'g> Batch<'g> {
@@ -152,7 +175,14 @@ impl<'g> Batch<'g> {
     pub fn new(slots: usize) -> Batch<'g> {
         Batch {
             slots: (0..slots).map(|_| None).collect(),
+            kept: (0..slots).map(|_| None).collect(),
+            releases: 0,
         }
+    }
+
+    /// Prompts kept in free slots now (see the module doc).
+    pub fn kept_prompts(&self) -> usize {
+        self.kept.iter().filter(|k| k.is_some()).count()
     }
 
     /// Sequences running now.
@@ -170,22 +200,73 @@ impl<'g> Batch<'g> {
         self.slots.iter().any(Option::is_none)
     }
 
-    /// Adds a sequence in a free slot, whose model sequence is cleared; its prompt is fed
-    /// with the next [`Batch::step`]. Returns the slot, or an error when every slot is taken.
+    /// Adds a sequence in a free slot. A slot that kept exactly this prompt is taken as it
+    /// is, and the sequence samples from the kept logits at the next [`Batch::step`];
+    /// otherwise the free slot with nothing kept, or with the oldest kept prompt, is cleared
+    /// and the prompt is fed with the next step. Returns the slot, or an error when every
+    /// slot is taken.
     pub fn join<E: BatchEngine>(&mut self, engine: &mut E, seq: Sequence<'g>) -> Result<usize> {
-        let slot = self
-            .slots
-            .iter()
-            .position(Option::is_none)
-            .ok_or_else(|| Error::Decode("every sequence of the batch is taken".into()))?;
-        engine.reset_sequence(slot)?;
-        self.slots[slot] = Some(Slot {
-            pending: seq.prompt().to_vec(),
-            seq,
-            logits: Vec::new(),
-            prefilled: false,
+        let free = || (0..self.slots.len()).filter(|&i| self.slots[i].is_none());
+        let same = free().find(|&i| {
+            self.kept[i]
+                .as_ref()
+                .is_some_and(|k| k.tokens == seq.prompt())
         });
+        let Some(slot) = same.or_else(|| {
+            free().min_by_key(|&i| self.kept[i].as_ref().map_or(0, |k| k.released + 1))
+        }) else {
+            return Err(Error::Decode("every sequence of the batch is taken".into()));
+        };
+        let joined = match (same, self.kept[slot].take()) {
+            (Some(_), Some(kept)) => Slot {
+                pending: Vec::new(),
+                seq,
+                logits: kept.logits.clone(),
+                prefilled: false,
+                prompt_logits: Some(kept.logits),
+            },
+            _ => {
+                engine.reset_sequence(slot)?;
+                Slot {
+                    pending: seq.prompt().to_vec(),
+                    seq,
+                    logits: Vec::new(),
+                    prefilled: false,
+                    prompt_logits: None,
+                }
+            }
+        };
+        self.slots[slot] = Some(joined);
         Ok(slot)
+    }
+
+    /// Frees `slot`'s model sequence after its request: back to the prompt, kept for a
+    /// request with the same one, when the prompt's cells are still those its prefill wrote;
+    /// cleared otherwise.
+    fn release<E: BatchEngine>(
+        &mut self,
+        engine: &mut E,
+        slot: usize,
+        s: Slot<'g>,
+    ) -> Result<BatchOutput> {
+        let prompt = s.seq.prompt().len();
+        let held = engine.sequence_position(slot);
+        match s.prompt_logits {
+            Some(logits) if held >= prompt => {
+                engine.rewind_sequence(slot, held - prompt)?;
+                self.releases += 1;
+                self.kept[slot] = Some(KeptPrompt {
+                    tokens: s.seq.prompt().to_vec(),
+                    logits,
+                    released: self.releases,
+                });
+            }
+            _ => {
+                engine.reset_sequence(slot)?;
+                self.kept[slot] = None;
+            }
+        }
+        Ok(s.seq.finish())
     }
 
     /// Takes the sequence in `slot` out now, as interrupted (its open partial match dropped),
@@ -198,9 +279,8 @@ impl<'g> Batch<'g> {
         let Some(mut s) = self.slots.get_mut(slot).and_then(Option::take) else {
             return Ok(None);
         };
-        engine.reset_sequence(slot)?;
         s.seq.interrupt();
-        Ok(Some(s.seq.finish()))
+        self.release(engine, slot, s).map(Some)
     }
 
     /// One decode for every running sequence, then one step each. `text(slot, text)`
@@ -247,13 +327,20 @@ impl<'g> Batch<'g> {
         }
         let decode_secs = t0.elapsed().as_secs_f64();
         let mut finished = Vec::new();
+        let mut done = Vec::new();
         for (slot, entry) in self.slots.iter_mut().enumerate() {
             let Some(s) = entry.as_mut() else {
                 continue;
             };
             if !s.prefilled {
                 s.prefilled = true;
-                s.seq.prefilled(decode_secs);
+                if s.prompt_logits.is_none() {
+                    // Kept before the sampler edits them, for a later request with this prompt.
+                    s.prompt_logits = Some(s.logits.clone());
+                    s.seq.prefilled(decode_secs);
+                } else {
+                    s.seq.prompt_reused();
+                }
             }
             let step = s.seq.step(&*engine, &mut s.logits)?;
             let ready = s.seq.take_text();
@@ -263,15 +350,20 @@ impl<'g> Batch<'g> {
             match step {
                 Step::Feed(token) => s.pending = vec![token],
                 Step::Rewind { drop, then } => {
+                    // A rewind into the prompt feeds its last token again, alone: that cell
+                    // is no longer the prefill's, so the prompt cannot be kept.
+                    if engine.sequence_position(slot).saturating_sub(drop) < s.seq.prompt().len() {
+                        s.prompt_logits = None;
+                    }
                     engine.rewind_sequence(slot, drop)?;
                     s.pending = vec![then];
                 }
-                Step::Done(_) => {
-                    let s = entry.take().expect("slot is running");
-                    engine.reset_sequence(slot)?;
-                    finished.push((slot, s.seq.finish()));
-                }
+                Step::Done(_) => done.push(slot),
             }
+        }
+        for slot in done {
+            let s = self.slots[slot].take().expect("slot is running");
+            finished.push((slot, self.release(engine, slot, s)?));
         }
         Ok(finished)
     }

@@ -88,6 +88,9 @@ impl FinishReason {
 pub struct Stats {
     /// Prompt length in tokens (after templating).
     pub prompt_tokens: usize,
+    /// Prompt tokens not prefilled because a batch slot still held the same prompt from an
+    /// earlier request (0 or `prompt_tokens`; see [`crate::Batch`]).
+    pub cached_prompt_tokens: usize,
     /// Tokens sampled and kept, the end-of-generation token included (rewound ones are not
     /// counted).
     pub generated_tokens: usize,

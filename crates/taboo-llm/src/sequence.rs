@@ -208,6 +208,14 @@ impl<'g> Sequence<'g> {
         self.decode_start = Some(Instant::now());
     }
 
+    /// The prompt's KV cells and the logits after it were kept from an earlier request with
+    /// the same prompt (see [`crate::Batch`]): nothing was prefilled. Counted in
+    /// [`Stats::cached_prompt_tokens`].
+    pub fn prompt_reused(&mut self) {
+        self.stats.cached_prompt_tokens = self.prompt.len();
+        self.decode_start = Some(Instant::now());
+    }
+
     /// One step, with `logits` the model's scores for the next position (edited in place).
     /// Returns what the model must do next.
     pub fn step<T: TokenText + ?Sized>(&mut self, text: &T, logits: &mut [f32]) -> Result<Step> {

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use taboo::{Automaton, BanList, EntryOptions, Guard, GuardConfig, LogitsGuard, MaskTable};
 use taboo_llm::{
     generate, generate_batch, log_prob, prompt_tokens, score_batch, vocabulary_from_engine,
-    Backtrack, BatchEngine, BatchRequest, Engine, EngineOptions, Feed, GenerateOptions,
-    LlamaEngine, SamplingConfig,
+    Backtrack, Batch, BatchEngine, BatchRequest, Engine, EngineOptions, Feed, GenerateOptions,
+    LlamaEngine, SamplingConfig, Sequence,
 };
 
 fn model() -> PathBuf {
@@ -168,6 +168,53 @@ fn batched_generation_and_scoring_match_sequential() {
         );
         assert!(batched[i].is_finite() && batched[i] > 0.0);
     }
+
+    // Prompt reuse: the same requests twice through one batch. The second time each slot
+    // still holds its prompt and the logits after it, so nothing is prefilled, and the text
+    // must be what a fresh prefill gives, token for token. Request 0 backtracks; if a rewind
+    // reaches into its prompt, that prompt is not kept and is prefilled again.
+    let mut batch = Batch::new(engine.sequences());
+    let reused = [0usize, 1, 4];
+    for round in 0..2 {
+        for &i in &reused {
+            let (guard, options) = request(i, &table);
+            let seq = Sequence::new(&engine, PROMPTS[i], guard, options).unwrap();
+            batch.join(&mut engine, seq).unwrap();
+        }
+        let mut outs = Vec::new();
+        while !batch.is_empty() {
+            outs.extend(batch.step(&mut engine, &mut |_, _| {}).unwrap());
+        }
+        // Requests 1 and 4 never rewind, so their prompts are kept for the next round.
+        assert!(batch.kept_prompts() >= 2, "round {round}");
+        outs.sort_by_key(|(slot, _)| *slot);
+        for ((_, out), &i) in outs.iter().zip(&reused) {
+            let g = &out.generation;
+            assert_eq!(g.tokens, sequential[i].tokens, "round {round}, request {i}");
+            assert_eq!(g.text, sequential[i].text, "round {round}, request {i}");
+            let prompt = prompt_tokens(&engine, PROMPTS[i], false).unwrap().len();
+            let want = if round == 0 { 0 } else { prompt };
+            if i == 0 {
+                assert!(g.stats.cached_prompt_tokens <= want, "round {round}");
+            } else {
+                assert_eq!(
+                    g.stats.cached_prompt_tokens, want,
+                    "round {round}, request {i}"
+                );
+            }
+        }
+    }
+    // A different prompt takes a free slot that keeps nothing, and the kept prompts stay.
+    let (guard, options) = request(5, &table);
+    let seq = Sequence::new(&engine, PROMPTS[5], guard, options).unwrap();
+    batch.join(&mut engine, seq).unwrap();
+    let mut outs = Vec::new();
+    while !batch.is_empty() {
+        outs.extend(batch.step(&mut engine, &mut |_, _| {}).unwrap());
+    }
+    assert_eq!(outs[0].1.generation.tokens, sequential[5].tokens);
+    assert_eq!(outs[0].1.generation.stats.cached_prompt_tokens, 0);
+    assert!(batch.kept_prompts() >= 3);
 
     // Bad feeds are errors, and leave the sequences as they were.
     let before = engine.sequence_position(1);

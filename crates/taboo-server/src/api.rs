@@ -543,6 +543,9 @@ pub fn usage(prompt_tokens: usize, out: &BatchOutput) -> Value {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion,
         "total_tokens": prompt_tokens + completion,
+        // OpenAI's field: prompt tokens served from the cache, here a slot that still held
+        // the same prompt (no prefill at all) or none.
+        "prompt_tokens_details": {"cached_tokens": out.generation.stats.cached_prompt_tokens},
     })
 }
 

@@ -117,11 +117,14 @@ def one_request(client, model, p):
                 r = client.completions.create(prompt=p["prompt"], **common)
                 text, finish, usage = r.choices[0].text, r.choices[0].finish_reason, r.usage
         end = time.perf_counter()
+        details = getattr(usage, "prompt_tokens_details", None) if usage else None
         rec.update(
             text=text or "",
             pieces=pieces if p["stream"] else [text or ""],
             finish=finish,
             tokens=usage.completion_tokens if usage else None,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            cached_tokens=getattr(details, "cached_tokens", None) or 0,
             latency=end - start,
             ttft=(first - start) if first else None,
         )
@@ -186,6 +189,9 @@ def run(base_url, api_key="none", clients=16, requests=8, bans=True, model="m",
         "requests": clients * requests,
         "wall_seconds": round(wall, 3),
         "completion_tokens": tokens,
+        "prompt_tokens": sum(rec.get("prompt_tokens") or 0 for _, rec in flat),
+        # Prompt tokens the server reports it did not prefill (usage.prompt_tokens_details).
+        "cached_prompt_tokens": sum(rec.get("cached_tokens") or 0 for _, rec in flat),
         "tokens_per_second": round(tokens / wall, 2) if wall > 0 else 0,
         "ttft_p50": percentile(ttft, 50),
         "ttft_p99": percentile(ttft, 99),

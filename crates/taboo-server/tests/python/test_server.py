@@ -117,6 +117,10 @@ def test_chat_stream_is_the_same_text(client):
     assert chunks[0].choices[0].delta.role == "assistant"
     assert final.choices[0].finish_reason == "stop"
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    # The second request found its prompt still in a free slot: nothing prefilled, and the
+    # text above is the same all the same.
+    usage = chunks[-1].usage
+    assert usage.prompt_tokens_details.cached_tokens == usage.prompt_tokens
 
 
 def test_length_limit(client):
