@@ -185,6 +185,15 @@ impl<'g> Batch<'g> {
         self.kept.iter().filter(|k| k.is_some()).count()
     }
 
+    /// True when a free slot keeps exactly `prompt`: a sequence with it would join with no
+    /// prefill (a scheduler may start such a request first).
+    pub fn keeps_prompt(&self, prompt: &[TokenId]) -> bool {
+        self.kept
+            .iter()
+            .zip(&self.slots)
+            .any(|(k, s)| s.is_none() && k.as_ref().is_some_and(|k| k.tokens == prompt))
+    }
+
     /// Sequences running now.
     pub fn running(&self) -> usize {
         self.slots.iter().filter(|s| s.is_some()).count()

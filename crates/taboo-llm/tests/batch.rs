@@ -187,6 +187,9 @@ fn batched_generation_and_scoring_match_sequential() {
         }
         // Requests 1 and 4 never rewind, so their prompts are kept for the next round.
         assert!(batch.kept_prompts() >= 2, "round {round}");
+        let tokens = |i: usize| prompt_tokens(&engine, PROMPTS[i], false).unwrap();
+        assert!(batch.keeps_prompt(&tokens(1)) && batch.keeps_prompt(&tokens(4)));
+        assert!(!batch.keeps_prompt(&tokens(2)));
         outs.sort_by_key(|(slot, _)| *slot);
         for ((_, out), &i) in outs.iter().zip(&reused) {
             let g = &out.generation;
