@@ -407,7 +407,7 @@ impl LogitsGuard for Guard {
     fn prime(&mut self, text: &[u8]) {
         self.table
             .automaton()
-            .feed_in_place(&mut self.state, text, &mut self.scratch);
+            .prime_in_place(&mut self.state, text, &mut self.scratch);
         if self.tokens.is_empty() {
             self.seam = self.table.automaton().seam(&self.state);
             self.primed = (self.state.clone(), self.seam.clone());

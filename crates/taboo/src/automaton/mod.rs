@@ -127,6 +127,26 @@ impl Lane {
             threads[0] = s;
             return false;
         }
+        self.step_threads(threads, bytes, inject, false, scratch)
+    }
+
+    /// [`Lane::step`] over a prompt (text the guard reads but did not write, see
+    /// `Automaton::prime_in_place`), injecting a thread before every byte: a thread that
+    /// matched is kept, because a match inside the prompt is no violation and a longer
+    /// banned text it begins ("B" banned, and "Bо") may still be completed by the output.
+    pub(crate) fn step_prompt(&self, threads: &mut Vec<u32>, bytes: &[u8], scratch: &mut Vec<u32>) {
+        self.step_threads(threads, bytes, true, true, scratch);
+    }
+
+    #[inline]
+    fn step_threads(
+        &self,
+        threads: &mut Vec<u32>,
+        bytes: &[u8],
+        inject: bool,
+        keep_matched: bool,
+        scratch: &mut Vec<u32>,
+    ) -> bool {
         let mut matched = false;
         for &b in bytes {
             scratch.clear();
@@ -138,12 +158,15 @@ impl Lane {
                 if n == DEAD {
                     continue;
                 }
-                // A thread that matched is dropped: the text already contains a match, and
-                // any longer match from the same start would only repeat it. (Keeping it
-                // would also let a DFA, whose matches surface one byte late, report the
-                // same match twice.)
+                // In generated text a thread that matched is dropped: the text already
+                // contains a match, and any longer match from the same start would only
+                // repeat it. (Keeping it would also let a DFA, whose matches surface one
+                // byte late, report the same match twice.) In a prompt it is kept.
                 if self.engine.is_match(n) {
                     matched = true;
+                    if keep_matched {
+                        scratch.push(n);
+                    }
                 } else {
                     scratch.push(n);
                 }
@@ -434,6 +457,17 @@ impl Automaton {
     }
 
     pub(crate) fn feed_in_place(&self, state: &mut State, bytes: &[u8], sc: &mut Scratch) -> bool {
+        self.feed_lanes(state, bytes, sc, false)
+    }
+
+    /// Feeds a prompt: as [`Automaton::feed_in_place`], except that a match inside the prompt
+    /// keeps its thread, so a longer banned text it begins is still seen when the output
+    /// completes it (see [`Lane::step_prompt`]).
+    pub(crate) fn prime_in_place(&self, state: &mut State, bytes: &[u8], sc: &mut Scratch) {
+        self.feed_lanes(state, bytes, sc, true);
+    }
+
+    fn feed_lanes(&self, state: &mut State, bytes: &[u8], sc: &mut Scratch, prompt: bool) -> bool {
         if bytes.is_empty() || self.lanes.is_empty() {
             // Still advance the normaliser so that the state reflects the text.
             let mut e = Emission::new();
@@ -455,7 +489,11 @@ impl Automaton {
             for &b in bytes {
                 e.clear();
                 norm.push(b, lane_def.fold, &mut e);
-                matched |= lane_def.step(&mut sc.a, e.as_bytes(), true, &mut sc.b);
+                if prompt {
+                    lane_def.step_prompt(&mut sc.a, e.as_bytes(), &mut sc.b);
+                } else {
+                    matched |= lane_def.step(&mut sc.a, e.as_bytes(), true, &mut sc.b);
+                }
             }
             next_norm = norm;
             sc.out.push(sc.a.len() as u32);
