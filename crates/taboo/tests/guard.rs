@@ -164,10 +164,16 @@ fn the_prompt_tail_primes_the_guard() {
 #[test]
 fn a_ban_matched_in_the_prompt_still_guards_a_longer_one_it_begins() {
     // "cat" is inside the prompt (no violation); "cats" would be completed by the output.
-    for ban in ["[substring] cat\n[substring] cats", "[substring] cat\n[regex substring] cats?s"] {
+    for ban in [
+        "[substring] cat\n[substring] cats",
+        "[substring] cat\n[regex substring] cats?s",
+    ] {
         let mut g = Guard::new(table(ban), GuardConfig::default());
         g.prime(b"my cat");
-        assert!(forbidden(&mut g).contains(&S), "{ban}: \"s\" completes \"cats\"");
+        assert!(
+            forbidden(&mut g).contains(&S),
+            "{ban}: \"s\" completes \"cats\""
+        );
         assert!(g.clone().advance(S).is_err(), "{ban}");
         assert!(g.advance(DOT).is_ok(), "{ban}");
     }
