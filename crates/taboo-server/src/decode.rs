@@ -19,7 +19,7 @@
 //! prompt a free slot still holds starts first, with no prefill (`Batch::keeps_prompt`),
 //! looking at most one batch deep and never passing any request more than one batch's worth
 //! of times ([`pick_next`]). Under the load test this raised the share of prompt tokens not
-//! prefilled from 14% to 52–54% (docs/SERVER.md).
+//! prefilled from 14% to 50–59% (docs/SERVER.md).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

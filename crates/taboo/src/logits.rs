@@ -23,6 +23,8 @@ pub(crate) struct Edit<'a> {
     /// `(max, Z_before)`, computed on the first edit when mass is measured (a step that
     /// edits nothing costs no pass over the logits).
     norm: Option<(f32, f64)>,
+    /// The vector width the mass loops run at, asked of the processor once per edit.
+    wide: Wide,
     removed: f64,
     pub(crate) applied: Applied,
 }
@@ -38,6 +40,7 @@ impl<'a> Edit<'a> {
             logits,
             measure,
             norm: None,
+            wide: Wide::detect(),
             removed: 0.0,
             applied: Applied::default(),
         }
@@ -51,7 +54,7 @@ impl<'a> Edit<'a> {
         }
         let (max, _) = *self
             .norm
-            .get_or_insert_with(|| Wide::detect().normaliser(self.logits));
+            .get_or_insert_with(|| self.wide.normaliser(self.logits));
         max.is_finite().then_some(max)
     }
 
@@ -111,7 +114,7 @@ impl<'a> Edit<'a> {
             word
         };
         self.applied.forbidden += word.count_ones() as usize;
-        self.removed += Wide::detect().forbid_block(block, word, max);
+        self.removed += self.wide.forbid_block(block, word, max);
         true
     }
 

@@ -130,14 +130,11 @@ impl Lane {
         self.step_threads(threads, bytes, inject, false, scratch)
     }
 
-    /// [`Lane::step`] over a prompt (text the guard reads but did not write, see
-    /// `Automaton::prime_in_place`), injecting a thread before every byte: a thread that
-    /// matched is kept, because a match inside the prompt is no violation and a longer
-    /// banned text it begins ("B" banned, and "Bо") may still be completed by the output.
-    pub(crate) fn step_prompt(&self, threads: &mut Vec<u32>, bytes: &[u8], scratch: &mut Vec<u32>) {
-        self.step_threads(threads, bytes, true, true, scratch);
-    }
-
+    /// [`Lane::step`] without its one-thread shortcut, and with `keep_matched` for a prompt
+    /// (text the guard reads but did not write, see `Automaton::prime_in_place`): there a
+    /// thread that matched is kept, because a match inside the prompt is no violation and a
+    /// longer banned text it begins ("B" banned, and "Bо") may still be completed by the
+    /// output.
     #[inline]
     fn step_threads(
         &self,
@@ -462,7 +459,7 @@ impl Automaton {
 
     /// Feeds a prompt: as [`Automaton::feed_in_place`], except that a match inside the prompt
     /// keeps its thread, so a longer banned text it begins is still seen when the output
-    /// completes it (see [`Lane::step_prompt`]).
+    /// completes it (see [`Lane::step_threads`]).
     pub(crate) fn prime_in_place(&self, state: &mut State, bytes: &[u8], sc: &mut Scratch) {
         self.feed_lanes(state, bytes, sc, true);
     }
@@ -489,11 +486,7 @@ impl Automaton {
             for &b in bytes {
                 e.clear();
                 norm.push(b, lane_def.fold, &mut e);
-                if prompt {
-                    lane_def.step_prompt(&mut sc.a, e.as_bytes(), &mut sc.b);
-                } else {
-                    matched |= lane_def.step(&mut sc.a, e.as_bytes(), true, &mut sc.b);
-                }
+                matched |= lane_def.step_threads(&mut sc.a, e.as_bytes(), true, prompt, &mut sc.b);
             }
             next_norm = norm;
             sc.out.push(sc.a.len() as u32);
