@@ -116,7 +116,17 @@ proptest! {
             prop_assert_eq!(synced.tokens(), &history[..]);
             prop_assert_eq!(synced.position(), history.len());
             prop_assert_eq!(synced.state(), fresh.state());
-            prop_assert_eq!(synced.open_since().is_some(), fresh.open_since().is_some());
+            // A rollback shortens the synced guard's rollback history below the fresh one's,
+            // and open_since names only positions the guard can still roll back to: the same
+            // position, or None exactly when the synced guard cannot rewind that far.
+            match (synced.open_since(), fresh.open_since()) {
+                (Some(a), b) => prop_assert_eq!(Some(a), b),
+                (None, Some(at)) => prop_assert!(
+                    synced.rollback(history.len() - at).is_err(),
+                    "synced guard can roll back to {at} but does not report it open there"
+                ),
+                (None, None) => {}
+            }
             for last in [false, true] {
                 prop_assert_eq!(
                     forbidden_by_apply(&mut synced, n, last),
