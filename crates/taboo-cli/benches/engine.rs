@@ -73,7 +73,12 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("forms_expand_and_compile");
     g.sample_size(10);
     for (name, list) in &forms_lists() {
-        g.bench_with_input(BenchmarkId::from_parameter(name), list, |b, l| {
+        // Streamed into the compiler (what Ban runs) and, beside it, the oracle path that
+        // builds an entry per form first.
+        g.bench_with_input(BenchmarkId::new("streamed", name), list, |b, l| {
+            b.iter(|| Automaton::compile_expanding(l, &morphology).unwrap())
+        });
+        g.bench_with_input(BenchmarkId::new("entries", name), list, |b, l| {
             b.iter(|| {
                 let (expanded, _) = l.expand_forms(&morphology).unwrap();
                 Automaton::compile(&expanded).unwrap()

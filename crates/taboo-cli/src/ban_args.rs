@@ -185,7 +185,7 @@ impl BanArgs {
         if self.mode == Mode::Naive {
             // The baseline knows words, not patterns: regex entries are passed as written.
             let words: Vec<String> = ban
-                .list()
+                .expanded_list()?
                 .entries()
                 .iter()
                 .map(|e| e.text().to_string())

@@ -35,6 +35,39 @@ pyo3::create_exception!(
     "A vocabulary could not be read (a malformed or unsupported tokenizer or GGUF file)."
 );
 
+/// One entry in ban-file syntax: its options in brackets, then its text (escaped where the
+/// text would read as a comment or an option prefix).
+fn ban_file_line(e: &taboo::BanEntry) -> String {
+    let o = e.options();
+    let mut opts = Vec::new();
+    if o.regex {
+        opts.push("regex");
+    }
+    if o.case_sensitive {
+        opts.push("case");
+    }
+    if !o.whole_word {
+        opts.push("substring");
+    }
+    if o.disguise {
+        opts.push("disguise");
+    }
+    if o.forms {
+        opts.push("forms");
+    }
+    let text = e.text();
+    let escaped = if text.starts_with('#') || text.starts_with('[') || text.starts_with('\\') {
+        format!("\\{text}")
+    } else {
+        text.to_string()
+    };
+    if opts.is_empty() {
+        escaped
+    } else {
+        format!("[{}] {escaped}", opts.join(" "))
+    }
+}
+
 fn ban_error(py: Python<'_>, e: taboo::BanError) -> PyErr {
     let err = BanError::new_err(e.to_string());
     let value = err.value(py);
@@ -343,42 +376,15 @@ impl Ban {
         })
     }
 
-    /// The entries that were compiled, after word forms were expanded, in ban-file syntax.
+    /// The entries that were compiled, after word forms were expanded, in ban-file syntax
+    /// (expanded again on each call: the compiled ban keeps no entry per form).
     #[getter]
-    fn entries(&self) -> Vec<String> {
-        self.inner
-            .list()
-            .entries()
-            .iter()
-            .map(|e| {
-                let o = e.options();
-                let mut opts = Vec::new();
-                if o.regex {
-                    opts.push("regex");
-                }
-                if o.case_sensitive {
-                    opts.push("case");
-                }
-                if !o.whole_word {
-                    opts.push("substring");
-                }
-                if o.disguise {
-                    opts.push("disguise");
-                }
-                let text = e.text();
-                let escaped =
-                    if text.starts_with('#') || text.starts_with('[') || text.starts_with('\\') {
-                        format!("\\{text}")
-                    } else {
-                        text.to_string()
-                    };
-                if opts.is_empty() {
-                    escaped
-                } else {
-                    format!("[{}] {escaped}", opts.join(" "))
-                }
-            })
-            .collect()
+    fn entries(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let inner = Arc::clone(&self.inner);
+        let list = py
+            .detach(move || inner.expanded_list())
+            .map_err(|e| ban_error(py, e))?;
+        Ok(list.entries().iter().map(ban_file_line).collect())
     }
 
     /// Russian words the dictionary did not know while expanding ``forms`` (banned as
@@ -390,7 +396,7 @@ impl Ban {
 
     /// Number of compiled entries.
     fn __len__(&self) -> usize {
-        self.inner.list().len()
+        self.inner.len()
     }
 
     /// Builds (once) the mask table of this ban for ``vocab``, so that the first step of
@@ -432,15 +438,17 @@ impl Ban {
         })
     }
 
+    /// The first entries as written (a ``forms`` entry once, marked so) and how many
+    /// entries were compiled.
     fn __repr__(&self) -> String {
-        let entries = self.entries();
-        let shown: Vec<&str> = entries.iter().take(5).map(String::as_str).collect();
-        let more = if entries.len() > 5 {
-            format!(", … {} more", entries.len() - 5)
+        let written = self.inner.list().entries();
+        let shown: Vec<String> = written.iter().take(5).map(ban_file_line).collect();
+        let more = if written.len() > 5 {
+            format!(", … {} more", written.len() - 5)
         } else {
             String::new()
         };
-        format!("Ban({shown:?}{more})")
+        format!("Ban({shown:?}{more}; {} compiled)", self.inner.len())
     }
 }
 

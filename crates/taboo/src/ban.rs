@@ -49,6 +49,8 @@ pub struct Ban {
     list: BanList,
     report: FormsReport,
     automaton: Arc<Automaton>,
+    /// Expands the list again on demand ([`Ban::expanded_list`]).
+    morphology: Arc<Morphology>,
     /// One table per vocabulary seen, keyed by the vocabulary's identity (the table holds
     /// the vocabulary, so the address cannot be reused while cached). A table whose
     /// vocabulary nobody else holds any more can never be asked for again and is dropped at
@@ -59,7 +61,7 @@ pub struct Ban {
 impl std::fmt::Debug for Ban {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ban")
-            .field("entries", &self.list.len())
+            .field("entries", &self.len())
             .field("automaton", &self.automaton)
             .finish()
     }
@@ -88,30 +90,41 @@ impl Ban {
         BanBuilder::default()
     }
 
-    /// Compiles a list written by hand. Entries with the `forms` option are expanded first
-    /// (Russian forms need the dictionary, see [`crate::forms`]).
+    /// Compiles a list written by hand. Entries with the `forms` option stand for every form
+    /// of their words (Russian forms need the dictionary, see [`crate::forms`]).
     pub fn from_list(list: BanList) -> Result<Ban, BanError> {
-        Ban::compile(list, &Morphology::new())
+        Ban::compile(list, Arc::new(Morphology::new()))
     }
 
-    fn compile(list: BanList, morphology: &Morphology) -> Result<Ban, BanError> {
-        let (list, report) = if list.entries().iter().any(|e| e.options().forms) {
-            list.expand_forms(morphology)?
-        } else {
-            (list, FormsReport::default())
-        };
-        let automaton = Arc::new(Automaton::compile(&list)?);
+    fn compile(list: BanList, morphology: Arc<Morphology>) -> Result<Ban, BanError> {
+        let (automaton, report) = Automaton::compile_expanding(&list, &morphology)?;
         Ok(Ban {
             list,
             report,
-            automaton,
+            automaton: Arc::new(automaton),
+            morphology,
             tables: Mutex::new(Vec::new()),
         })
     }
 
-    /// The list that was compiled: every entry after word forms were expanded.
+    /// The list as written: an entry with the `forms` option is one entry here, however
+    /// many forms it stands for ([`Ban::expanded_list`] has them all, [`Ban::len`] counts
+    /// them).
     pub fn list(&self) -> &BanList {
         &self.list
+    }
+
+    /// The list with every `forms` entry replaced by one entry per form
+    /// ([`BanList::expand_forms`]): built on each call, since a large list of lemmas has
+    /// millions of forms that the compiled ban does not keep as entries.
+    pub fn expanded_list(&self) -> Result<BanList, BanError> {
+        Ok(self.list.expand_forms(&self.morphology)?.0)
+    }
+
+    /// Number of entries compiled: every form of a `forms` entry counts (two entries that
+    /// ban the same text count once).
+    pub fn len(&self) -> usize {
+        self.automaton.entry_count()
     }
 
     /// True when nothing is banned.
@@ -189,8 +202,11 @@ enum Source {
 ///     .file_text("# pets\ndog\n[case] Apple\n")
 ///     .forms(true)                       // cat → cats; dog → dogs (plain entries only)
 ///     .build()?;
-/// let words: Vec<&str> = ban.list().entries().iter().map(|e| e.text()).collect();
+/// assert_eq!(ban.list().len(), 4);                // as written
+/// let expanded = ban.expanded_list()?;            // one entry per form
+/// let words: Vec<&str> = expanded.entries().iter().map(|e| e.text()).collect();
 /// assert!(words.contains(&"cats") && words.contains(&"Apples"));
+/// assert_eq!(ban.len(), expanded.len());
 ///
 /// let err = Ban::builder().file_text("cat\n[regex] (\n").build().unwrap_err();
 /// assert_eq!(err.line(), Some(2));
@@ -334,10 +350,11 @@ impl BanBuilder {
     /// Reads, expands and compiles everything added.
     pub fn build(&self) -> Result<Ban, BanError> {
         let list = self.written_list()?;
-        match &self.morphology {
-            Some(m) => Ban::compile(list, m),
-            None => Ban::compile(list, &Morphology::new()),
-        }
+        let morphology = self
+            .morphology
+            .clone()
+            .unwrap_or_else(|| Arc::new(Morphology::new()));
+        Ban::compile(list, morphology)
     }
 }
 
@@ -412,7 +429,8 @@ mod tests {
     #[test]
     fn bundled_lists_build() {
         let ban = Ban::builder().list("en-profanity").build().unwrap();
-        assert!(ban.list().len() > 403, "forms were expanded");
+        assert!(ban.len() > ban.list().len(), "forms were expanded");
+        assert_eq!(ban.len(), ban.expanded_list().unwrap().len());
         assert!(ban.forms_report().forms_entries > 0);
     }
 }

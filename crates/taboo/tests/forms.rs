@@ -237,3 +237,67 @@ fn bundled_lists_expand_and_compile() {
         Automaton::compile(&expanded).unwrap();
     }
 }
+
+/// The streamed compile (forms straight into the literal engine, in threads for long lists)
+/// against its oracle, one entry per form then the plain compiler: the same entries, the
+/// same minimal automaton, the same verdict on every form and on the truth table's texts.
+#[test]
+fn streamed_forms_compile_to_the_automaton_of_the_expanded_list() {
+    let m = Morphology::new();
+    let truth_table: String = CASES.iter().map(|(ban, _, _)| format!("{ban}\n")).collect();
+    // Every word of the bundled Russian list as a lemma with forms: over 12,000 entries in
+    // one lane, enough for the compiler to split them over threads on two cores.
+    let many: String = taboo::lists::LISTS
+        .iter()
+        .find(|l| l.name == "ru-obscene")
+        .unwrap()
+        .parse()
+        .unwrap()
+        .entries()
+        .iter()
+        .map(|e| format!("[forms disguise] {}\n", e.text()))
+        .collect();
+    let mut files = vec![
+        truth_table,
+        many,
+        "[forms] кошка\n[forms] Кошки\n[forms case] КОШКА\n[forms substring] кошка\n\
+         [forms] чёрная кошка\n[forms] шмырдяк\n[forms] ёж\n[forms] еж\ncat\n[regex] dogs?\n\
+         [forms] mouse\n[forms case] Mouse\n(forms)\n"
+            .to_string(),
+    ];
+    for list in taboo::lists::LISTS {
+        files.push(list.text.to_string());
+    }
+    for file in &files {
+        let list = BanList::parse(file).unwrap();
+        let (expanded, report) = list.expand_forms(&m).unwrap();
+        let oracle = Automaton::compile(&expanded).unwrap();
+        let (streamed, streamed_report) = Automaton::compile_expanding(&list, &m).unwrap();
+        let name = file.lines().next().unwrap_or_default();
+        assert_eq!(streamed.entry_count(), expanded.len(), "{name}");
+        assert_eq!(oracle.entry_count(), expanded.len(), "{name}");
+        assert_eq!(streamed.state_count(), oracle.state_count(), "{name}");
+        assert_eq!(streamed.memory_usage(), oracle.memory_usage(), "{name}");
+        assert_eq!(streamed_report, report, "{name}");
+        for e in expanded.entries().iter().step_by(7) {
+            for text in [
+                e.text().to_string(),
+                format!("{}x", e.text()),
+                format!("a {} b", e.text()),
+            ] {
+                assert_eq!(
+                    streamed.is_match(text.as_bytes()),
+                    oracle.is_match(text.as_bytes()),
+                    "{name}: {text:?}"
+                );
+            }
+        }
+        for &(_, text, _) in CASES {
+            assert_eq!(
+                streamed.is_match(text.as_bytes()),
+                oracle.is_match(text.as_bytes()),
+                "{name}: {text:?}"
+            );
+        }
+    }
+}

@@ -109,10 +109,8 @@ impl BanEntry {
         }
         if options.regex {
             parse_regex(text).map_err(|e| located(e.with_entry(text)))?;
-        } else if options.whole_word && !text.chars().any(is_word_char) {
-            return Err(located(
-                BanError::new(BanErrorKind::NoWordCharacters).with_entry(text),
-            ));
+        } else {
+            check_plain(text, options.whole_word).map_err(located)?;
         }
         Ok(BanEntry {
             text: text.to_string(),
@@ -144,6 +142,19 @@ impl BanEntry {
             normalize(self.text.as_bytes(), self.options.fold(), false)
         }
     }
+}
+
+/// Rejects a plain entry that could never match: empty once trimmed, or a whole word without
+/// a word character.
+pub(crate) fn check_plain(text: &str, whole_word: bool) -> Result<(), BanError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(BanError::new(BanErrorKind::Empty));
+    }
+    if whole_word && !text.chars().any(is_word_char) {
+        return Err(BanError::new(BanErrorKind::NoWordCharacters).with_entry(text));
+    }
+    Ok(())
 }
 
 /// Parses a regex entry and rejects what a ban cannot mean.

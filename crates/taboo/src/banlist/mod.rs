@@ -55,8 +55,6 @@ use crate::forms::Morphology;
 pub struct FormsReport {
     /// Entries that had the `forms` option.
     pub forms_entries: usize,
-    /// Entries added for them (after deduplication, the entries themselves included).
-    pub added: usize,
     /// Russian words the dictionary does not know: only the word as written is banned.
     pub unknown: Vec<String>,
 }
@@ -208,9 +206,7 @@ impl BanList {
                 .map_err(located)?;
             for form in forms {
                 let e = BanEntry::new(&form, options, entry.line).map_err(located)?;
-                if out.push(e) {
-                    report.added += 1;
-                }
+                out.push(e);
             }
         }
         Ok((out, report))

@@ -14,6 +14,7 @@ mod dawg;
 pub mod english;
 pub mod russian;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -147,7 +148,7 @@ impl Morphology {
                 if f.contains(['ё', 'Ё']) {
                     push(f.replace('ё', "е").replace('Ё', "Е"));
                 }
-                push(f);
+                push(f.into_owned());
             }
         }
         Ok(WordForms {
@@ -155,6 +156,86 @@ impl Morphology {
             lexemes,
             forms,
         })
+    }
+
+    /// Hands `emit` every form of a phrase, as [`Morphology::phrase_forms`] gives them but
+    /// streamed: a one-word phrase (the usual entry) writes its forms into one reused buffer
+    /// instead of a string each, and may hand over a form more than once (the caller
+    /// deduplicates, after normalising). Russian words the dictionary does not know go to
+    /// `unknown`.
+    ///
+    /// `memo` remembers the Russian lexemes whose forms were handed over for one-word entries
+    /// with nothing around the word: a later entry that is another form of the same lexeme
+    /// (a list holding кошка and кошки), written in the same letter case, skips them. Use
+    /// one memo per set of options the forms are compiled with.
+    pub(crate) fn for_each_phrase_form(
+        &self,
+        phrase: &str,
+        memo: &mut LexemeMemo,
+        unknown: &mut dyn FnMut(&str),
+        emit: &mut dyn FnMut(&str) -> Result<(), BanError>,
+    ) -> Result<(), BanError> {
+        let pieces = split_words(phrase);
+        let mut words = pieces.iter().filter(|(is_word, _)| *is_word);
+        let (Some(&(_, word)), None) = (words.next(), words.next()) else {
+            for form in self.phrase_forms_noting_unknown(phrase, unknown)? {
+                emit(&form)?;
+            }
+            return Ok(());
+        };
+        let at = word.as_ptr() as usize - phrase.as_ptr() as usize;
+        let (head, tail) = (&phrase[..at], &phrase[at + word.len()..]);
+        let mut buf = String::new();
+        let mut count = 0usize;
+        let mut with_frame = |form: &str| -> Result<(), BanError> {
+            count += 1;
+            if count > MAX_FORMS_PER_ENTRY {
+                return Err(BanError::new(BanErrorKind::TooManyForms {
+                    count,
+                    limit: MAX_FORMS_PER_ENTRY,
+                }));
+            }
+            buf.clear();
+            buf.push_str(head);
+            buf.push_str(form);
+            buf.push_str(tail);
+            emit(&buf)
+        };
+        with_frame(word)?;
+        let case = LetterCase::of(word);
+        let mut cased = |form: &str| -> Result<(), BanError> {
+            let form = case.apply(form);
+            if form.contains(['ё', 'Ё']) {
+                with_frame(&form.replace('ё', "е").replace('Ё', "Е"))?;
+            }
+            with_frame(&form)
+        };
+        let lower = word.to_lowercase();
+        let known = match Language::of(&lower) {
+            Language::Russian => {
+                let dictionary = self
+                    .russian()
+                    .map_err(|e| BanError::new(BanErrorKind::Forms(e)))?;
+                let bare = head.is_empty() && tail.is_empty();
+                let mut fresh = |paradigm: u16, stem: &str| {
+                    !bare || memo.seen.insert((case, paradigm, Box::from(stem)))
+                };
+                dictionary.for_each_form(&lower, &mut fresh, &mut cased)?
+            }
+            Language::English if english::applies_to(&lower) => {
+                for lexeme in english::lexemes(&lower) {
+                    for f in &lexeme.forms {
+                        cased(f)?;
+                    }
+                }
+                true
+            }
+            _ => true,
+        };
+        if !known {
+            unknown(word);
+        }
+        Ok(())
     }
 
     /// Every form of a phrase: each word (a run of word characters) takes each of its forms,
@@ -199,6 +280,13 @@ impl Morphology {
     }
 }
 
+/// The Russian lexemes whose forms [`Morphology::for_each_phrase_form`] has handed over, by
+/// the letter case they were written in.
+#[derive(Default)]
+pub(crate) struct LexemeMemo {
+    seen: std::collections::HashSet<(LetterCase, u16, Box<str>)>,
+}
+
 /// The pieces of a phrase: runs of word characters (`true`) and what lies between them.
 pub fn split_words(phrase: &str) -> Vec<(bool, &str)> {
     let mut pieces = Vec::new();
@@ -221,7 +309,7 @@ pub fn split_words(phrase: &str) -> Vec<(bool, &str)> {
 }
 
 /// How a word was written, so its forms can be written the same way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum LetterCase {
     Lower,
     Capitalised,
@@ -244,16 +332,16 @@ impl LetterCase {
         }
     }
 
-    fn apply(self, form: &str) -> String {
+    fn apply(self, form: &str) -> Cow<'_, str> {
         match self {
-            LetterCase::Lower => form.to_string(),
-            LetterCase::Upper => form.to_uppercase(),
+            LetterCase::Lower => Cow::Borrowed(form),
+            LetterCase::Upper => Cow::Owned(form.to_uppercase()),
             LetterCase::Capitalised => {
                 let mut chars = form.chars();
-                match chars.next() {
+                Cow::Owned(match chars.next() {
                     Some(first) => first.to_uppercase().chain(chars).collect(),
                     None => String::new(),
-                }
+                })
             }
         }
     }

@@ -172,6 +172,59 @@ impl RussianDictionary {
         lexemes
     }
 
+    /// Hands `emit` every form of every lexeme of `word` (lower case), as
+    /// [`RussianDictionary::lexemes`] finds them, without building the lexemes: each form is
+    /// written into one reused buffer, and a form two lexemes share comes twice. A lexeme
+    /// for which `fresh(paradigm id, stem)` says false is skipped (the caller has had its
+    /// forms already). Returns whether the dictionary knows the word.
+    pub(crate) fn for_each_form<E>(
+        &self,
+        word: &str,
+        fresh: &mut dyn FnMut(u16, &str) -> bool,
+        emit: &mut dyn FnMut(&str) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let mut spellings = Vec::new();
+        self.find_spellings(word, Dawg::ROOT, &mut String::new(), &mut spellings);
+        let mut seen: Vec<(u16, &str)> = Vec::new();
+        let mut buf = String::new();
+        let mut records = Vec::new();
+        for (spelling, index) in &spellings {
+            records.clear();
+            self.words.records::<4>(*index, |r| {
+                records.push((
+                    u16::from_be_bytes([r[0], r[1]]),
+                    u16::from_be_bytes([r[2], r[3]]),
+                ))
+            });
+            for &(paradigm_id, form) in &records {
+                let Some(paradigm) = self.paradigm(paradigm_id) else {
+                    continue;
+                };
+                let Some(stem) = self.stem(paradigm, form, spelling) else {
+                    continue;
+                };
+                if seen.contains(&(paradigm_id, stem)) {
+                    continue;
+                }
+                seen.push((paradigm_id, stem));
+                if !fresh(paradigm_id, stem) {
+                    continue;
+                }
+                for f in 0..paradigm.len() / 3 {
+                    let Some((prefix, suffix)) = self.form_parts(paradigm, f) else {
+                        continue;
+                    };
+                    buf.clear();
+                    buf.push_str(prefix);
+                    buf.push_str(stem);
+                    buf.push_str(suffix);
+                    emit(&buf)?;
+                }
+            }
+        }
+        Ok(!seen.is_empty())
+    }
+
     /// Collects `(spelling, unit)` for every dictionary key that matches `rest` after the
     /// already matched `done` (ending at `index`), reading each е also as ё.
     fn find_spellings(

@@ -29,4 +29,4 @@ pub use classes::{fold_char, is_word_char};
 pub(crate) use classes::{whitespace_class, word_class};
 pub(crate) use fold::changed_chars;
 pub use fold::{folded, Folded};
-pub use normalizer::{normalize, Emission, Fold, NormState, MARK};
+pub use normalizer::{normalize, normalize_into, Emission, Fold, NormState, MARK};

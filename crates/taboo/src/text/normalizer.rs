@@ -303,6 +303,12 @@ impl Default for Emission {
 /// ```
 pub fn normalize(text: &[u8], fold: Fold, edges: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + 2);
+    normalize_into(&mut out, text, fold, edges);
+    out
+}
+
+/// [`normalize`], appending to `out` (no allocation of its own).
+pub fn normalize_into(out: &mut Vec<u8>, text: &[u8], fold: Fold, edges: bool) {
     if edges {
         out.push(MARK);
     }
@@ -320,7 +326,6 @@ pub fn normalize(text: &[u8], fold: Fold, edges: bool) -> Vec<u8> {
         s.write_char('\u{FFFD}', fold, &mut e);
     }
     out.extend_from_slice(e.as_bytes());
-    out
 }
 
 /// What a character that is partly read can write first, for pruning mask walks: a thread
