@@ -1,7 +1,7 @@
 //! The compiled form of a ban list: a byte automaton over raw text, steppable from any state.
 //!
 //! Raw bytes go through the normaliser ([`crate::text`]) and the normalised bytes drive one or
-//! more *lanes*. A lane is an anchored engine — the literal trie for plain words, a dense DFA
+//! more *lanes*. A lane is an anchored engine — the literal engine for plain words, a dense DFA
 //! for regexes — plus how it folds text (case, disguises). "Search anywhere" is done by the caller of the
 //! engine: a [`State`] holds, per lane, the set of live anchored *threads* (one per position
 //! where a partial match began and has not died), and a fresh thread starts at every byte.
@@ -380,7 +380,7 @@ fn compile_regexes(
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct CompileOptions {
-    /// Compile plain words into the literal trie (fast to build). When off, every entry goes
+    /// Compile plain words into the literal engine (fast to build). When off, every entry goes
     /// through the regex DFA; masks are identical either way. On by default.
     pub literal_engine: bool,
 }

@@ -16,7 +16,7 @@
 //!
 //! `MARK` is the byte `0x01`. A word character is never written next to a `MARK` unless a
 //! non-word character (or the edge of the text) is really there, so "whole word `cat`" is the
-//! plain byte string `MARK cat MARK`, and both a literal trie and a regex DFA can match word
+//! plain byte string `MARK cat MARK`, and both the literal engine and a regex DFA can match word
 //! boundaries by consuming bytes — no look-around, so every engine can be stepped one byte at a
 //! time from any saved state. The character U+0001 itself is written as U+FFFD so that text can
 //! never forge a mark.
