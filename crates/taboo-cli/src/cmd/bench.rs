@@ -53,7 +53,8 @@ use taboo_eval::workload::{dictionary_words, Language, REPLAY_TEXT};
     taboo bench --vocab cl100k --words 100,1000\n  \
     taboo bench --languages ru | jq .lists[0]\n  \
     taboo bench --forms --languages ru          # 1k and 10k Russian lemmas with all forms\n  \
-    taboo bench --ban-list ru-obscene --words 0 --model models/gemma-3-270m-q4_k_m.gguf\n\n\
+    taboo bench --ban-list ru-obscene --words 0 --model models/gemma-3-270m-q4_k_m.gguf\n  \
+    taboo bench --languages en --evict-mb 80      # the guard as it runs between decode steps\n\n\
     Prints one JSON line on stdout and a table on stderr. Word lists are spread evenly over\n\
     /usr/share/dict/words and /usr/share/hunspell/ru_RU.dic (apt-get install wamerican hunspell-ru).\n\
     The replayed text is crates/taboo-eval/data/replay.txt (English, then Russian).")]
@@ -73,6 +74,12 @@ pub struct Args {
     /// Measure on this GGUF model's vocabulary and tokenizer instead of --vocab.
     #[arg(long, value_name = "PATH")]
     model: Option<std::path::PathBuf>,
+    /// Before each step of an extra warm replay, write this many MiB of memory (not timed),
+    /// as a model's decode step streams its weights through the caches between two guard
+    /// steps; reported as guard_evicted_us_per_token with apply and advance apart. SmolLM2
+    /// Q4_1 is about 80 MiB. 0: no such replay.
+    #[arg(long, value_name = "MIB", default_value_t = 0)]
+    evict_mb: usize,
     /// Languages of the word lists, comma-separated: en, ru, mixed.
     #[arg(long, value_name = "L,L,…", value_delimiter = ',', default_values_t = ["en".to_string(), "ru".to_string(), "mixed".to_string()])]
     languages: Vec<String>,
@@ -156,7 +163,7 @@ pub fn run(args: Args) -> CliResult {
     }
     let mut lists = Vec::new();
     for (name, n, list) in jobs {
-        let r = measure_list(&vocab, &tokens, &name, n, &list, &morphology)?;
+        let r = measure_list(&vocab, &tokens, &name, n, &list, &morphology, args.evict_mb)?;
         eprintln!(
             "{:<12} {:>6} {:>8} {:>10.1} {:>22} {:>14.1} {:>22} {:>10.1}",
             name,
@@ -258,6 +265,14 @@ struct ListReport {
     /// The same with the removed probability mass measured (a softmax pass per edited step).
     guard_mass_us_per_token: Spread,
     guard_mass_us_per_token_median: f64,
+    /// With `--evict-mb`: the warm replay (hard mode, mass off) with that much memory written
+    /// before each step, and its `apply` and `advance` apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guard_evicted_us_per_token: Option<Spread>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guard_evicted_apply_us: Option<Spread>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guard_evicted_advance_us: Option<Spread>,
     /// One decode step's bitmasks for 64 sequences on a fresh table (first-time states
     /// included), rows in parallel.
     batch64_cold_us: Spread,
@@ -273,22 +288,44 @@ fn replay(
     measure_mass: bool,
     vocab_len: usize,
 ) -> Vec<f64> {
+    replay_split(table, tokens, measure_mass, vocab_len, 0).0
+}
+
+/// [`replay`], writing `evict_mib` MiB of memory before each step (untimed), and also
+/// returning the times of `apply` and of `advance` apart.
+fn replay_split(
+    table: &Arc<MaskTable>,
+    tokens: &[TokenId],
+    measure_mass: bool,
+    vocab_len: usize,
+    evict_mib: usize,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let config = GuardConfig::default()
         .with_measure_mass(measure_mass)
         .with_max_rollback(64);
     let mut guard = Guard::new(Arc::clone(table), config);
     let mut logits = vec![0.0f32; vocab_len];
-    let mut out = Vec::with_capacity(tokens.len());
+    let mut sweep = vec![0u8; evict_mib << 20];
+    let (mut total, mut apply, mut advance) = (Vec::new(), Vec::new(), Vec::new());
     for (i, &tok) in tokens.iter().enumerate() {
+        // One write per cache line: every line of the buffer passes through the caches.
+        for (k, b) in sweep.iter_mut().enumerate().step_by(64) {
+            *b = (k ^ i) as u8;
+        }
+        std::hint::black_box(&sweep);
         for (j, l) in logits.iter_mut().enumerate() {
             *l = ((i * 31 + j * 17) % 97) as f32 * 0.1;
         }
         let t = Instant::now();
         std::hint::black_box(guard.apply(&mut logits));
+        let applied = t.elapsed().as_secs_f64() * 1e6;
         let _ = guard.advance(tok); // words of the list may occur in the text: not an error here
-        out.push(t.elapsed().as_secs_f64() * 1e6);
+        let both = t.elapsed().as_secs_f64() * 1e6;
+        total.push(both);
+        apply.push(applied);
+        advance.push(both - applied);
     }
-    out
+    (total, apply, advance)
 }
 
 /// Sequences in the batch figure, and the decode steps it times.
@@ -341,6 +378,7 @@ fn measure_list(
     size: usize,
     list: &BanList,
     morphology: &Morphology,
+    evict_mib: usize,
 ) -> CliResult<ListReport> {
     let t = Instant::now();
     let (automaton, _) = Automaton::compile_expanding(list, morphology)?;
@@ -397,6 +435,15 @@ fn measure_list(
     }
     let mut per_token = replay(&table, tokens, false, vocab.len());
     let mut per_token_mass = replay(&table, tokens, true, vocab.len());
+    let evicted = (evict_mib > 0).then(|| {
+        let (mut total, mut apply, mut advance) =
+            replay_split(&table, tokens, false, vocab.len(), evict_mib);
+        (
+            Spread::of(&mut total),
+            Spread::of(&mut apply),
+            Spread::of(&mut advance),
+        )
+    });
     let (mut batch_cold, mut batch_warm) = batch_steps(&fresh(), tokens);
 
     let new_state_us = Spread::of(&mut new_state_us);
@@ -421,6 +468,9 @@ fn measure_list(
         guard_us_per_token_mean: guard.mean,
         guard_mass_us_per_token: guard_mass,
         guard_mass_us_per_token_median: guard_mass.p50,
+        guard_evicted_us_per_token: evicted.map(|e| e.0),
+        guard_evicted_apply_us: evicted.map(|e| e.1),
+        guard_evicted_advance_us: evicted.map(|e| e.2),
         batch64_cold_us: Spread::of(&mut batch_cold),
         batch64_us: Spread::of(&mut batch_warm),
         memory_mb: round(table.memory_usage() as f64 / (1 << 20) as f64),
