@@ -36,7 +36,8 @@ struct Literals {
     unknown: Vec<String>,
 }
 
-/// Below this many `forms` entries in a lane, one thread collects the patterns.
+/// `forms` entries per thread: a lane with fewer than twice this many is collected on the
+/// calling thread; larger ones get a thread per this many, at most one per core.
 const FORMS_PER_THREAD: usize = 2_000;
 
 /// Collects the patterns of one lane's plain entries, each `forms` entry as all its forms.

@@ -168,6 +168,10 @@ impl Morphology {
     /// with nothing around the word: a later entry that is another form of the same lexeme
     /// (a list holding кошка and кошки), written in the same letter case, skips them. Use
     /// one memo per set of options the forms are compiled with.
+    ///
+    /// [`MAX_FORMS_PER_ENTRY`] bounds a one-word entry's forms as handed over, repeats
+    /// included (no word comes near it; a phrase's combinations are counted as
+    /// [`Morphology::phrase_forms`] counts them).
     pub(crate) fn for_each_phrase_form(
         &self,
         phrase: &str,
