@@ -423,12 +423,18 @@ impl LogitsGuard for Guard {
     }
 
     fn advance(&mut self, token: TokenId) -> Result<(), Violation> {
-        if self.history.len() == self.config.max_rollback {
-            self.history.pop_front();
-        }
         if self.config.max_rollback > 0 {
-            self.history
-                .push_back((self.state.clone(), self.seam.clone()));
+            // Once the history is full, the oldest entry's allocations take the newest state:
+            // no allocation per step.
+            let entry = if self.history.len() == self.config.max_rollback {
+                let (mut state, mut seam) = self.history.pop_front().expect("a full history");
+                state.clone_from(&self.state);
+                seam.clone_from(&self.seam);
+                (state, seam)
+            } else {
+                (self.state.clone(), self.seam.clone())
+            };
+            self.history.push_back(entry);
         }
         let position = self.tokens.len();
         self.tokens.push(token);

@@ -418,11 +418,27 @@ pub struct Automaton {
 /// Where an automaton is in a text: the normaliser's state and each lane's live threads.
 ///
 /// Small, cheap to clone and hash: the mask cache is keyed by it.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(PartialEq, Eq, Hash)]
 pub struct State {
     pub(crate) norm: NormState,
     /// Per lane: the number of threads, then the sorted thread states.
     pub(crate) threads: Vec<u32>,
+}
+
+impl Clone for State {
+    fn clone(&self) -> State {
+        State {
+            norm: self.norm,
+            threads: self.threads.clone(),
+        }
+    }
+
+    /// Reuses the thread buffer: a guard's rollback history recycles its oldest entry this
+    /// way instead of allocating a state per step.
+    fn clone_from(&mut self, source: &State) {
+        self.norm = source.norm;
+        self.threads.clone_from(&source.threads);
+    }
 }
 
 impl fmt::Debug for State {
